@@ -1,0 +1,2 @@
+//! Simulated devices: seeded, deterministic signal shapes and small process models, so the agent runs
+//! with no hardware and tests have a plant to acquire.

@@ -1,0 +1,196 @@
+//! Per-device counters and health. One event, one place: [`DeviceStats::scan_failed`] both logs and
+//! counts, so the log and /metrics never disagree.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What kind of fault a device had; a label in /metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// No answer within the device's timeout.
+    Timeout,
+    /// The device refused: a protocol exception.
+    Exception,
+    /// The link is down or broke mid-request.
+    Link,
+    /// An answer arrived but could not be decoded.
+    Decode,
+    /// A write was refused or failed.
+    Write,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 5] =
+        [ErrorKind::Timeout, ErrorKind::Exception, ErrorKind::Link, ErrorKind::Decode, ErrorKind::Write];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Exception => "exception",
+            ErrorKind::Link => "link",
+            ErrorKind::Decode => "decode",
+            ErrorKind::Write => "write",
+        }
+    }
+}
+
+/// Latency histogram with fixed buckets (seconds), lock-free to observe.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+/// Scan latency buckets: from a fast loopback read (100 µs) to a slow serial poll at 9600 baud (10 s).
+pub const LATENCY_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = self.bounds.iter().position(|&b| secs <= b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per upper bound (Prometheus `le` semantics), then the total count and sum.
+    pub fn snapshot(&self) -> (Vec<(f64, u64)>, u64, f64) {
+        let mut acc = 0;
+        let cumulative = self
+            .bounds
+            .iter()
+            .zip(&self.buckets)
+            .map(|(&b, c)| {
+                acc += c.load(Ordering::Relaxed);
+                (b, acc)
+            })
+            .collect();
+        let count = self.count.load(Ordering::Relaxed);
+        (cumulative, count, self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9)
+    }
+}
+
+/// Health and counters of one device, shared between its driver and the agent's HTTP listener.
+#[derive(Debug)]
+pub struct DeviceStats {
+    pub name: String,
+    pub samples: AtomicU64,
+    pub scans: AtomicU64,
+    pub scan_latency: Histogram,
+    errors: [AtomicU64; ErrorKind::ALL.len()],
+    up: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    last_warned: Mutex<Option<Instant>>,
+}
+
+/// A device that keeps failing logs a warning at most this often; every failure is still counted.
+const REPEAT_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+impl DeviceStats {
+    pub fn new(name: &str) -> Self {
+        DeviceStats {
+            name: name.to_owned(),
+            samples: AtomicU64::new(0),
+            scans: AtomicU64::new(0),
+            scan_latency: Histogram::new(LATENCY_BUCKETS),
+            errors: Default::default(),
+            up: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            last_warned: Mutex::new(None),
+        }
+    }
+
+    /// A scan that returned values; brings the device back up (logged once on the transition).
+    pub fn scan_ok(&self, samples: usize, latency: Duration) {
+        self.scans.fetch_add(1, Ordering::Relaxed);
+        self.samples.fetch_add(samples as u64, Ordering::Relaxed);
+        self.scan_latency.observe(latency);
+        if !self.up.swap(true, Ordering::Relaxed) {
+            tracing::info!(device = %self.name, "device up");
+        }
+    }
+
+    /// Samples that arrived outside a scan (subscriptions, pushed messages).
+    pub fn received(&self, samples: usize) {
+        self.samples.fetch_add(samples as u64, Ordering::Relaxed);
+        if !self.up.swap(true, Ordering::Relaxed) {
+            tracing::info!(device = %self.name, "device up");
+        }
+    }
+
+    /// A failed scan or request: counted every time, logged on the transition to down and then at most
+    /// once a minute while it keeps failing, so a dead device cannot flood the journal.
+    pub fn scan_failed(&self, kind: ErrorKind, message: &str) {
+        self.errors[kind as usize].fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(format!("{}: {message}", kind.label()));
+        let was_up = self.up.swap(false, Ordering::Relaxed);
+        let mut last = self.last_warned.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|t| t.elapsed() >= REPEAT_WARNING_EVERY);
+        if was_up || due {
+            *last = Some(Instant::now());
+            tracing::warn!(device = %self.name, kind = kind.label(), "device fault: {message}");
+        } else {
+            tracing::debug!(device = %self.name, kind = kind.label(), "device fault: {message}");
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    pub fn errors(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let h = Histogram::new(&[0.001, 0.01, 0.1]);
+        h.observe(Duration::from_micros(500));
+        h.observe(Duration::from_millis(5));
+        h.observe(Duration::from_millis(5));
+        h.observe(Duration::from_secs(1));
+        let (buckets, count, sum) = h.snapshot();
+        assert_eq!(buckets, vec![(0.001, 1), (0.01, 3), (0.1, 3)]);
+        assert_eq!(count, 4, "the 1 s observation lands only in +Inf");
+        assert!((sum - 1.0105).abs() < 1e-9);
+    }
+
+    #[test]
+    fn failures_take_the_device_down_and_are_counted_by_kind() {
+        let d = DeviceStats::new("meter-3");
+        d.scan_ok(10, Duration::from_millis(2));
+        assert!(d.is_up());
+        d.scan_failed(ErrorKind::Timeout, "no answer in 1s");
+        d.scan_failed(ErrorKind::Timeout, "no answer in 1s");
+        d.scan_failed(ErrorKind::Exception, "illegal data address");
+        assert!(!d.is_up());
+        assert_eq!(d.errors(ErrorKind::Timeout), 2);
+        assert_eq!(d.errors(ErrorKind::Exception), 1);
+        assert_eq!(d.last_error().as_deref(), Some("exception: illegal data address"));
+        assert_eq!(d.samples.load(Ordering::Relaxed), 10);
+    }
+}

@@ -1,0 +1,67 @@
+//! Writes to actuators. Only tags declared writable, only inside their limits; control relies on this.
+
+use protocols::{TagId, Value};
+use tokio::sync::oneshot;
+
+/// Limits of a writable tag, from its `writable = { min = .., max = .. }` in the config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WritableSpec {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl WritableSpec {
+    /// Checks `value` against the limits. Text values are never written to actuators.
+    pub fn check(&self, tag: &str, value: Value) -> Result<(), WriteError> {
+        let v = value.as_f64().ok_or_else(|| WriteError::Type { tag: tag.to_owned() })?;
+        if v.is_nan() || v < self.min || v > self.max {
+            return Err(WriteError::OutOfLimits {
+                tag: tag.to_owned(),
+                value: v,
+                min: self.min,
+                max: self.max,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One write on its way to a driver, with the channel its outcome goes back on.
+#[derive(Debug)]
+pub struct WriteRequest {
+    pub tag: TagId,
+    pub value: Value,
+    pub reply: oneshot::Sender<Result<(), WriteError>>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    #[error("tag {tag} is not writable: declare `writable = {{ min = .., max = .. }}` on it")]
+    NotWritable { tag: String },
+    #[error("tag {tag}: {value} is outside its writable limits [{min}, {max}]")]
+    OutOfLimits { tag: String, value: f64, min: f64, max: f64 },
+    #[error("tag {tag}: only numeric or boolean values can be written")]
+    Type { tag: String },
+    #[error("tag {tag}: the device refused the write ({reason})")]
+    Refused { tag: String, reason: String },
+    #[error("tag {tag}: the write did not reach the device ({reason})")]
+    Link { tag: String, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_inclusive_and_nan_is_refused() {
+        let spec = WritableSpec { min: 0.0, max: 100.0 };
+        assert!(spec.check("valve", Value::Float(0.0)).is_ok());
+        assert!(spec.check("valve", Value::Float(100.0)).is_ok());
+        assert!(matches!(spec.check("valve", Value::Float(100.5)), Err(WriteError::OutOfLimits { .. })));
+        assert!(matches!(spec.check("valve", Value::Float(f64::NAN)), Err(WriteError::OutOfLimits { .. })));
+        assert!(matches!(
+            spec.check("valve", Value::Text(protocols::TextId(0))),
+            Err(WriteError::Type { .. })
+        ));
+    }
+}

@@ -1,0 +1,5 @@
+//! The edge runtime: config, the sample ring, engines, local HTTP, and the CLI behind `edge-agent`.
+
+pub mod config;
+pub mod engine;
+pub mod ring;

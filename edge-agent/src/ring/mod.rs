@@ -1,0 +1,1 @@
+//! The sample ring: bounded, lock-free, many writers, independent readers each with its own cursor.

@@ -1,0 +1,13 @@
+//! Sans-IO codecs and the data model shared by the agent, its drivers and the sensor-node firmware.
+//!
+//! Nothing here reads a clock or a socket: callers pass bytes and `now` in and get frames or bytes out.
+//! The core is `no_std`; the `std` feature adds the pieces that need allocation (the tag registry).
+#![cfg_attr(not(feature = "std"), no_std)]
+
+pub mod sample;
+#[cfg(feature = "std")]
+pub mod tag;
+
+pub use sample::{Quality, Reason, Sample, TagId, TextId, Timestamp, Value};
+#[cfg(feature = "std")]
+pub use tag::{TagRegistry, TextPool};
