@@ -8,6 +8,7 @@
 pub mod context;
 pub mod sim;
 pub mod telemetry;
+pub mod units;
 pub mod write;
 
 use std::future::Future;
