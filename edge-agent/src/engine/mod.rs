@@ -1,5 +1,7 @@
 //! Engines: plain synchronous logic over samples and time. No sockets, no clocks, no threads.
 
+pub mod alarm;
+
 use protocols::{Sample, Timestamp};
 
 /// Something an engine noticed that a person should see (an alarm raised, a limit hit).
