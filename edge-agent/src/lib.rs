@@ -2,4 +2,6 @@
 
 pub mod config;
 pub mod engine;
+pub mod logging;
+pub mod metrics;
 pub mod ring;
