@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, as CI does. Installs what the tests need when it is missing
+# (idempotent), so it works on a fresh machine:
+#   hil-tests/run.sh
+# Peers the tests start themselves listen on 127.0.0.1 only and are stopped when the tests end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Debian packages the tests need (none yet beyond the toolchain); listed here so a fresh machine gets them.
+apt_packages=()
+missing=()
+for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  cargo test --workspace --locked --doc
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+step "ring under the loom model checker"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
+  cargo test --locked --release -p edge-agent --lib ring
+
+step "benchmarks build"
+cargo bench --workspace --locked --no-run
+
+echo
+echo "all tests passed"
