@@ -4,6 +4,8 @@
 //! The core is `no_std`; the `std` feature adds the pieces that need allocation (the tag registry).
 #![cfg_attr(not(feature = "std"), no_std)]
 
+pub mod line_protocol;
+pub mod modbus;
 pub mod sample;
 #[cfg(feature = "std")]
 pub mod tag;
