@@ -10,6 +10,12 @@
 //! on_delay = "10s"
 //! ```
 
+mod engine;
+#[cfg(test)]
+mod tests;
+
+pub use engine::{AlarmEngine, AlarmState};
+
 use drivers::units::Span;
 use serde::Deserialize;
 use serde_spanned::Spanned;
