@@ -195,3 +195,10 @@ impl SimDevice {
         Ok(())
     }
 }
+
+impl SimDeviceConfig {
+    /// Checks the device as [`SimDevice::new`] would, before any tag is registered (at config load).
+    pub fn check(&self) -> Result<(), String> {
+        SimDevice::new(self, |_| Some(TagId(0))).map(|_| ())
+    }
+}

@@ -45,4 +45,38 @@ impl AlarmConfig {
     pub fn state_tag(&self) -> String {
         format!("{}.alarm", self.tag.get_ref())
     }
+
+    /// Checks what the engine cannot make sense of: no limit at all, a limit that is not a number, limits
+    /// out of order (`low_low < low < high < high_high`), a negative deadband.
+    pub fn check(&self) -> Result<(), String> {
+        let tag = self.tag.get_ref();
+        let limits = [
+            ("low_low", self.low_low),
+            ("low", self.low),
+            ("high", self.high),
+            ("high_high", self.high_high),
+        ];
+        let set: Vec<(&str, f64)> = limits.iter().filter_map(|&(n, v)| v.map(|v| (n, v))).collect();
+        if set.is_empty() {
+            return Err(format!(
+                "alarm on {tag}: no limit set; give at least one of low_low, low, high, high_high"
+            ));
+        }
+        if let Some((name, v)) = set.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!("alarm on {tag}: `{name}` is {v}; write a finite number"));
+        }
+        if let Some(w) = set.windows(2).find(|w| w[0].1 >= w[1].1) {
+            return Err(format!(
+                "alarm on {tag}: `{}` ({}) must be below `{}` ({}); limits go low_low < low < high < high_high",
+                w[0].0, w[0].1, w[1].0, w[1].1
+            ));
+        }
+        if !(self.deadband >= 0.0 && self.deadband.is_finite()) {
+            return Err(format!(
+                "alarm on {tag}: `deadband` is {}; write a distance of 0 or more",
+                self.deadband
+            ));
+        }
+        Ok(())
+    }
 }

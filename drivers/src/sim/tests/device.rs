@@ -250,7 +250,9 @@ fn config_mistakes_name_the_device_and_tag_and_say_what_to_do() {
             .unwrap_err();
         assert!(err.contains(expected), "{err:?} should contain {expected:?}");
         assert!(err.starts_with("sim device kiln"), "{err}");
+        assert_eq!(cfg.check(), Err(err), "the load-time check finds the same mistake");
     }
+    assert_eq!(kiln().check(), Ok(()));
     let unregistered = SimDevice::new(&kiln(), |_| None).map(|_| ()).unwrap_err();
     assert!(unregistered.contains("kiln.fuel_valve: the tag registry has no id"), "{unregistered}");
 }

@@ -319,3 +319,28 @@ fn an_alarm_with_only_some_limits_and_no_delays_acts_at_once() {
     let codes: Vec<i64> = kiln_temp.take_states().into_iter().map(|s| s.1).collect();
     assert_eq!(codes, [0, 1, 0], "no high-high or low levels configured");
 }
+
+#[test]
+fn config_mistakes_say_which_alarm_and_what_to_write() {
+    let cases: &[(AlarmConfig, &str)] = &[
+        (kiln(), ""),
+        (AlarmConfig { low_low: None, low: None, high_high: None, ..kiln() }, ""),
+        (AlarmConfig { high: Some(1_000.0), ..kiln() }, "`high` (1000) must be below `high_high` (1000)"),
+        (AlarmConfig { low: Some(960.0), ..kiln() }, "`low` (960) must be below `high` (950)"),
+        (AlarmConfig { low_low: Some(f64::NAN), ..kiln() }, "`low_low` is NaN; write a finite number"),
+        (AlarmConfig { deadband: -1.0, ..kiln() }, "`deadband` is -1"),
+        (
+            AlarmConfig { low_low: None, low: None, high: None, high_high: None, ..kiln() },
+            "no limit set; give at least one",
+        ),
+    ];
+    for (cfg, expected) in cases {
+        match cfg.check() {
+            Ok(()) => assert!(expected.is_empty(), "{cfg:?} passed, expected {expected:?}"),
+            Err(e) => {
+                assert!(!expected.is_empty() && e.contains(expected), "{e:?} should contain {expected:?}");
+                assert!(e.starts_with("alarm on kiln.temp: "), "{e}");
+            }
+        }
+    }
+}
