@@ -146,6 +146,11 @@ impl SimDevice {
         self.tags.len()
     }
 
+    /// The plant's value of `tag` at the last scan, whether or not the device answered it.
+    pub fn last_value(&self, tag: TagId) -> Option<Value> {
+        self.tags.iter().position(|t| t.id == tag).map(|i| self.values[i])
+    }
+
     /// Whether `now` falls in a fault window: within `lasting` after each whole multiple of `every` since
     /// the first scan. The first window opens one `every` in, so the device starts healthy.
     fn faulted(&self, now: Timestamp) -> bool {

@@ -2,6 +2,7 @@
 
 mod device;
 mod driver;
+mod properties;
 mod shapes;
 
 use protocols::{Sample, TagId, Timestamp, Value};
