@@ -123,6 +123,17 @@ const STRING_SPECIALS: &[char] = &['"', '\\'];
 
 /// Writes `p` as one line ending in `\n`. A point that fails validation writes nothing; a writer that
 /// fails midway ([`LineError::Write`]) may hold part of the line.
+///
+/// ```
+/// use protocols::line_protocol::{FieldValue, Point, write_point};
+///
+/// let tags = [("site", "north"), ("line", "")];
+/// let fields = [("temp", FieldValue::Float(952.3)), ("burner_on", FieldValue::Bool(true))];
+/// let kiln = Point { measurement: "kiln", tags: &tags, fields: &fields, timestamp_ns: Some(1_700_000_000_000_000_000) };
+/// let mut line = String::new();
+/// write_point(&mut line, &kiln).unwrap();
+/// assert_eq!(line, "kiln,site=north temp=952.3,burner_on=true 1700000000000000000\n");
+/// ```
 pub fn write_point(out: &mut impl fmt::Write, p: &Point) -> Result<(), LineError> {
     validate(p)?;
     write_valid(out, p).map_err(|_| LineError::Write)

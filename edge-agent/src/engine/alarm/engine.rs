@@ -172,17 +172,19 @@ impl AlarmEngine {
             let dir = if side > 0.0 { "above" } else { "below" };
             return format!("{} {}: {v} {dir} {limit} for {}", self.tag, state.label(), Span(self.on_delay));
         }
-        let cleared = changed.iter().filter(|c| !c.3).max_by_key(|c| c.0.code().abs());
-        match cleared {
-            Some(&(state, limit, side, _)) => {
+        // Levels are listed most severe first, so the last one cleared is the limit the value is back inside.
+        let cleared: Vec<_> = changed.iter().filter(|c| !c.3).collect();
+        match cleared.last() {
+            Some(&&(_, limit, side, _)) => {
                 let dir = if side > 0.0 { "below" } else { "above" };
                 let back = limit - side * self.deadband;
+                let names: Vec<&str> = cleared.iter().map(|c| c.0.label()).collect();
                 format!(
                     "{} {}: {v} back {dir} {back} for {} ({} cleared)",
                     self.tag,
                     next.label(),
                     Span(self.off_delay),
-                    state.label()
+                    names.join(" and ")
                 )
             }
             None => format!("{} {}: {v}", self.tag, next.label()),

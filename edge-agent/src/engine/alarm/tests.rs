@@ -216,6 +216,7 @@ fn escalation_and_de_escalation_through_high_and_high_high() {
     assert_eq!(events[1], "kiln.temp HIGH_HIGH: 1004 above 1000 for 10s");
     assert_eq!(events[2], "kiln.temp HIGH: 995 back below 995 for 0s (HIGH_HIGH cleared)");
     assert_eq!(events[4], "kiln.temp HIGH_HIGH: 1050 above 1000 for 10s");
+    assert_eq!(events[5], "kiln.temp NORMAL: 900 back below 945 for 0s (HIGH_HIGH and HIGH cleared)");
 }
 
 #[test]
