@@ -117,9 +117,9 @@ impl fmt::Display for LineError {
 #[cfg(feature = "std")]
 impl std::error::Error for LineError {}
 
-const MEASUREMENT_SPECIALS: &[char] = &[',', ' ', '\\'];
-const KEY_SPECIALS: &[char] = &[',', '=', ' ', '\\'];
-const STRING_SPECIALS: &[char] = &['"', '\\'];
+const MEASUREMENT_SPECIALS: &[u8] = b", \\";
+const KEY_SPECIALS: &[u8] = b",= \\";
+const STRING_SPECIALS: &[u8] = b"\"\\";
 
 /// Writes `p` as one line ending in `\n`. A point that fails validation writes nothing; a writer that
 /// fails midway ([`LineError::Write`]) may hold part of the line.
@@ -185,16 +185,18 @@ fn validate(p: &Point) -> Result<(), LineError> {
     if any { Ok(()) } else { Err(LineError::NoFields) }
 }
 
-fn write_escaped(out: &mut impl fmt::Write, s: &str, specials: &[char]) -> fmt::Result {
-    let mut rest = s;
-    while let Some(at) = rest.find(specials) {
-        out.write_str(&rest[..at])?;
-        out.write_char('\\')?;
-        let c = rest[at..].chars().next().unwrap_or('\\');
-        out.write_char(c)?;
-        rest = &rest[at + c.len_utf8()..];
+fn write_escaped(out: &mut impl fmt::Write, s: &str, specials: &[u8]) -> fmt::Result {
+    // Every special is ASCII, so a byte match is always a char boundary and the slices stay valid UTF-8.
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if specials.contains(&b) {
+            out.write_str(&s[start..i])?;
+            out.write_char('\\')?;
+            out.write_char(b as char)?;
+            start = i + 1;
+        }
     }
-    out.write_str(rest)
+    out.write_str(&s[start..])
 }
 
 /// Shortest text that parses back to the same bits. Rust's `Display` never uses an exponent, which would
