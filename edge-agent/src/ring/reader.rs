@@ -1,0 +1,186 @@
+//! The consumer side: each reader walks the ring with its own cursor.
+
+use std::sync::Arc;
+
+use protocols::Sample;
+
+use super::sync::{Ordering, fence};
+use super::{CLOSED, ReadPolicy, ReaderShared, Ring};
+
+/// What one non-blocking read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadResult {
+    /// Samples appended to `out`.
+    pub read: usize,
+    /// Samples this (lossy) reader jumped over during the call.
+    pub skipped: u64,
+    /// The ring is closed and this reader has taken everything that was accepted.
+    pub closed: bool,
+}
+
+/// One reader's cursor. Dropping it unregisters the reader (and releases writers it held back).
+pub struct RingReader {
+    ring: Arc<Ring>,
+    shared: Arc<ReaderShared>,
+    cursor: u64,
+    skipped: u64,
+}
+
+impl RingReader {
+    pub(super) fn new(ring: Arc<Ring>, shared: Arc<ReaderShared>, start: u64) -> Self {
+        RingReader { ring, shared, cursor: start, skipped: 0 }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub fn policy(&self) -> ReadPolicy {
+        self.shared.policy
+    }
+
+    /// Total samples skipped since creation (lossy readers only).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Samples written but not yet read by this reader.
+    pub fn lag(&self) -> u64 {
+        (self.ring.head.load(Ordering::Acquire) & !CLOSED).saturating_sub(self.cursor)
+    }
+
+    /// Appends up to `max` samples to `out` without waiting.
+    pub fn try_read(&mut self, out: &mut Vec<Sample>, max: usize) -> ReadResult {
+        let ring = &*self.ring;
+        let cap = ring.slots.len() as u64;
+        let lossy = self.shared.gate.is_none();
+        let before = out.len();
+        let mut skipped = 0;
+        // A second pass only follows a jump, so a lapped reader still returns data in the same call.
+        for _ in 0..2 {
+            let room = (max - (out.len() - before)) as u64;
+            let first = self.cursor;
+            let pass_start = out.len();
+            let seq = self.copy_run(out, first, room, lossy);
+            self.cursor = seq;
+            if !lossy {
+                break;
+            }
+            // Validate the copy: any sample whose slot a writer has claimed again since may be torn.
+            // The word loads were Acquire and the writer fences after its claim, so a copied word from
+            // a later lap implies this head load sees that lap's claim.
+            let safe_from = (ring.head.load(Ordering::Acquire) & !CLOSED).saturating_sub(cap);
+            if safe_from <= first {
+                break;
+            }
+            let torn = safe_from.min(seq) - first;
+            out.drain(pass_start..pass_start + torn as usize);
+            skipped += safe_from - first;
+            self.cursor = seq.max(safe_from);
+            if out.len() - before == max {
+                break;
+            }
+        }
+        let read = out.len() - before;
+        match self.shared.gate {
+            Some(g) => {
+                if read > 0 {
+                    ring.gates.advance(g, self.cursor);
+                    ring.space.wake();
+                }
+            }
+            None => {
+                self.skipped += skipped;
+                self.shared.cursor.store(self.cursor, Ordering::Relaxed);
+                self.shared.skipped.store(self.skipped, Ordering::Relaxed);
+            }
+        }
+        let closed = read == 0 && {
+            let head = ring.head.load(Ordering::Acquire);
+            head & CLOSED != 0 && self.cursor >= head & !CLOSED
+        };
+        ReadResult { read, skipped, closed }
+    }
+
+    /// Copies published samples from `first` on, stopping at an unpublished slot; returns the next seq.
+    fn copy_run(&self, out: &mut Vec<Sample>, first: u64, room: u64, lossy: bool) -> u64 {
+        let ring = &*self.ring;
+        let cap = ring.slots.len() as u64;
+        // Lossy readers may race a writer of a later lap, so their word loads must be Acquire (see
+        // the validation in `try_read`); a lossless reader owns its slots until its cursor moves.
+        let order = if lossy { Ordering::Acquire } else { Ordering::Relaxed };
+        let mut seq = first;
+        while seq - first < room {
+            let slot = ring.slot(seq);
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp != seq + cap {
+                assert!(
+                    lossy || stamp < seq + cap,
+                    "sample ring: lossless reader `{}` was overwritten at sample {seq}; this is a bug in \
+                     the ring's back-pressure, please report it",
+                    self.shared.name
+                );
+                break;
+            }
+            let words = [slot.words[0].load(order), slot.words[1].load(order), slot.words[2].load(order)];
+            match Sample::from_words(words) {
+                Some(sample) => out.push(sample),
+                None => {
+                    // Only a torn copy decodes to nothing; validation discards the slot.
+                    assert!(lossy, "sample ring: undecodable slot at sample {seq} for a lossless reader");
+                    break;
+                }
+            }
+            seq += 1;
+        }
+        if lossy {
+            // Orders the word loads above before the head load that validates them.
+            fence(Ordering::Acquire);
+        }
+        seq
+    }
+
+    /// Waits for at least one sample and appends up to `max`. `None` once the ring is closed and this
+    /// reader has drained it. `max == 0` returns `Some(0)` at once.
+    pub async fn read(&mut self, out: &mut Vec<Sample>, max: usize) -> Option<usize> {
+        if max == 0 {
+            return Some(0);
+        }
+        loop {
+            let r = self.try_read(out, max);
+            if r.read > 0 {
+                return Some(r.read);
+            }
+            if r.closed {
+                return None;
+            }
+            let ring = self.ring.clone();
+            let parked = ring.data.prepare();
+            let r = self.try_read(out, max);
+            if r.read > 0 {
+                return Some(r.read);
+            }
+            if r.closed {
+                return None;
+            }
+            parked.notified.await;
+        }
+    }
+}
+
+impl Drop for RingReader {
+    fn drop(&mut self) {
+        self.ring.unregister(&self.shared);
+    }
+}
+
+impl std::fmt::Debug for RingReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingReader")
+            .field("name", &self.shared.name)
+            .field("policy", &self.shared.policy)
+            .field("cursor", &self.cursor)
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}

@@ -1,0 +1,151 @@
+//! Loom models of the lock-free core: every interleaving (up to a preemption bound) of small rings.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=/tmp/target-loom cargo test -p edge-agent --release --lib ring`
+
+use loom::thread;
+
+use super::*;
+use drivers::PushOutcome;
+use protocols::{Sample, TagId, Timestamp, Value};
+
+fn numbered(w: u32, n: u64) -> Sample {
+    Sample::good(TagId(w), Timestamp(n as i64), Value::UInt(n))
+}
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(f);
+}
+
+/// Pushes samples `from..to` of writer `w` one call per sample, yielding while the ring is full.
+fn push_all(writer: &RingWriter, w: u32, from: u64, to: u64) {
+    for n in from..to {
+        while writer.try_push(&[numbered(w, n)]) == PushOutcome::Accepted(0) {
+            thread::yield_now();
+        }
+    }
+}
+
+/// Reads until `want` samples arrived, yielding while empty; checks no sample is torn.
+fn read_exactly(reader: &mut RingReader, want: usize) -> Vec<Sample> {
+    let mut out = Vec::new();
+    while out.len() < want {
+        if reader.try_read(&mut out, want - out.len()).read == 0 {
+            thread::yield_now();
+        }
+    }
+    out
+}
+
+fn of_writer(samples: &[Sample], w: u32) -> Vec<u64> {
+    samples.iter().filter(|s| s.tag.0 == w).map(|s| s.ts.0 as u64).collect()
+}
+
+#[test]
+fn two_writers_one_lossless_reader() {
+    model(|| {
+        let ring = Ring::new(2);
+        let mut store = ring.reader("store", ReadPolicy::Lossless);
+        let writers: Vec<_> = (0..2u32)
+            .map(|w| {
+                let writer = ring.writer();
+                thread::spawn(move || push_all(&writer, w, 0, 2))
+            })
+            .collect();
+        let got = read_exactly(&mut store, 4);
+        for w in writers {
+            w.join().unwrap();
+        }
+        for w in 0..2 {
+            assert_eq!(of_writer(&got, w), vec![0, 1], "writer {w}: every sample once, in order");
+        }
+        let mut out = Vec::new();
+        assert_eq!(store.try_read(&mut out, 4).read, 0, "nothing extra");
+    });
+}
+
+#[test]
+fn batched_writers_share_a_lossless_reader_through_back_pressure() {
+    model(|| {
+        let ring = Ring::new(2);
+        let mut store = ring.reader("store", ReadPolicy::Lossless);
+        let writer = ring.writer();
+        let other = thread::spawn(move || {
+            let batch = [numbered(1, 0), numbered(1, 1), numbered(1, 2)];
+            let mut done = 0;
+            while done < batch.len() {
+                match writer.try_push(&batch[done..]) {
+                    PushOutcome::Accepted(0) => thread::yield_now(),
+                    PushOutcome::Accepted(n) => done += n,
+                    PushOutcome::Closed => panic!("closed"),
+                }
+            }
+        });
+        let got = read_exactly(&mut store, 3);
+        other.join().unwrap();
+        assert_eq!(of_writer(&got, 1), vec![0, 1, 2]);
+    });
+}
+
+#[test]
+fn a_lapped_lossy_reader_counts_what_it_missed() {
+    model(|| {
+        let ring = Ring::new(2);
+        let mut monitor = ring.reader("monitor", ReadPolicy::Lossy);
+        let writer = ring.writer();
+        let producer = thread::spawn(move || push_all(&writer, 0, 0, 4));
+        let mut got = Vec::new();
+        let mut skipped = 0;
+        // Two reads racing the writer, then drain after it finished.
+        for _ in 0..2 {
+            skipped += monitor.try_read(&mut got, 2).skipped;
+        }
+        producer.join().unwrap();
+        ring.close();
+        loop {
+            let r = monitor.try_read(&mut got, 2);
+            skipped += r.skipped;
+            if r.closed {
+                break;
+            }
+        }
+        let numbers = of_writer(&got, 0);
+        assert_eq!(numbers.len(), got.len(), "no torn or foreign sample");
+        for s in &got {
+            assert_eq!(s.value, Value::UInt(s.ts.0 as u64), "torn sample {s:?}");
+        }
+        assert!(numbers.windows(2).all(|p| p[0] < p[1]), "in order: {numbers:?}");
+        assert_eq!(numbers.len() as u64 + skipped, 4, "read + skipped == written: {numbers:?}");
+        assert_eq!(monitor.skipped(), skipped);
+    });
+}
+
+#[test]
+fn a_lossless_reader_joining_mid_stream_is_never_overwritten() {
+    model(|| {
+        let ring = Ring::new(2);
+        let writer = ring.writer();
+        let done = loom::sync::Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let producer = thread::spawn({
+            let done = done.clone();
+            move || {
+                push_all(&writer, 0, 0, 4);
+                done.store(true, Ordering::SeqCst);
+            }
+        });
+        let mut late = ring.reader("late", ReadPolicy::Lossless);
+        let start = late.lag();
+        let mut got = Vec::new();
+        while !done.load(Ordering::SeqCst) {
+            if late.try_read(&mut got, 4).read == 0 {
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        late.try_read(&mut got, 4);
+        let numbers = of_writer(&got, 0);
+        let first = 4 - numbers.len() as u64;
+        assert_eq!(numbers, (first..4).collect::<Vec<_>>(), "a gap-free tail; lag at start {start}");
+    });
+}

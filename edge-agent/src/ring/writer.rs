@@ -1,0 +1,128 @@
+//! The driver side: claim a run of sequence numbers with one CAS, fill the slots, publish their stamps.
+
+use std::sync::Arc;
+
+use drivers::{BoxFuture, PushOutcome, SampleSink};
+use protocols::Sample;
+
+use super::sync::{AtomicU64, Ordering, backoff, fence};
+use super::{CLOSED, Ring};
+
+/// A driver task's handle on the ring. Cheap to clone; each clone keeps its own cached claim limit.
+pub struct RingWriter {
+    ring: Arc<Ring>,
+    /// Last computed claim limit. Any limit once computed stays a safe bound (lossless cursors only
+    /// grow, and a new reader starts at or past every limit computed before it), so most pushes need
+    /// not look at reader cursors at all.
+    limit: AtomicU64,
+}
+
+impl RingWriter {
+    pub(super) fn new(ring: Arc<Ring>) -> Self {
+        RingWriter { ring, limit: AtomicU64::new(0) }
+    }
+
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.ring
+    }
+
+    /// Pushes the longest prefix of `batch` that fits without overwriting what a lossless reader has
+    /// not taken yet. Never blocks; `Accepted(0)` means the ring is full for now.
+    pub fn try_push(&self, batch: &[Sample]) -> PushOutcome {
+        let ring = &*self.ring;
+        let cap = ring.slots.len() as u64;
+        // Acquire pairs with the Release below: a limit computed by another thread sharing this handle
+        // brings along the reader progress it was computed from.
+        let mut limit = self.limit.load(Ordering::Acquire);
+        let mut head = ring.head.load(Ordering::Relaxed);
+        let mut refreshed = false;
+        let (first, n) = loop {
+            if head & CLOSED != 0 {
+                return PushOutcome::Closed;
+            }
+            if batch.is_empty() {
+                return PushOutcome::Accepted(0);
+            }
+            // Refresh a cached limit that cannot take the whole batch: readers may have moved on.
+            if head + batch.len() as u64 > limit && !refreshed {
+                limit = ring.claim_limit();
+                self.limit.store(limit, Ordering::Release);
+                refreshed = true;
+                head = ring.head.load(Ordering::Relaxed);
+                continue;
+            }
+            if head >= limit {
+                return PushOutcome::Accepted(0);
+            }
+            let n = (limit - head).min(batch.len() as u64);
+            match ring.head.compare_exchange_weak(head, head + n, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break (head, n),
+                Err(now) => head = now,
+            }
+        };
+        // A lossy reader that copies a word we store below also sees our claim when it re-reads the
+        // head afterwards, which is how it detects having been lapped.
+        fence(Ordering::Release);
+        for (i, sample) in batch[..n as usize].iter().enumerate() {
+            let seq = first + i as u64;
+            let slot = ring.slot(seq);
+            // The previous lap of this slot must be published first, or two writers would share it.
+            // Only possible without a lossless reader: a gate already implies it.
+            let mut spins = 0;
+            while slot.stamp.load(Ordering::Acquire) != seq {
+                backoff(&mut spins);
+            }
+            for (word, value) in slot.words.iter().zip(sample.to_words()) {
+                word.store(value, Ordering::Relaxed);
+            }
+            slot.stamp.store(seq + cap, Ordering::Release);
+        }
+        ring.data.wake();
+        PushOutcome::Accepted(n as usize)
+    }
+
+    /// Resolves once a lossless reader has made room for at least one sample, or the ring closed.
+    pub async fn wait_for_space(&self) {
+        let ring = &*self.ring;
+        ring.space
+            .wait_until(|| {
+                let head = ring.head.load(Ordering::SeqCst);
+                if head & CLOSED != 0 {
+                    return true;
+                }
+                let limit = ring.claim_limit();
+                self.limit.store(limit, Ordering::Release);
+                limit > head
+            })
+            .await
+    }
+
+    /// Counts one episode of a driver held back by a full ring.
+    pub fn note_back_pressure(&self) {
+        self.ring.back_pressure.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Clone for RingWriter {
+    fn clone(&self) -> Self {
+        RingWriter { ring: self.ring.clone(), limit: AtomicU64::new(self.limit.load(Ordering::Acquire)) }
+    }
+}
+
+impl std::fmt::Debug for RingWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingWriter").field("ring", &self.ring).finish()
+    }
+}
+
+impl SampleSink for RingWriter {
+    fn try_push(&self, batch: &[Sample]) -> PushOutcome {
+        RingWriter::try_push(self, batch)
+    }
+    fn wait_for_space(&self) -> BoxFuture<'_, ()> {
+        Box::pin(RingWriter::wait_for_space(self))
+    }
+    fn note_back_pressure(&self) {
+        RingWriter::note_back_pressure(self)
+    }
+}
