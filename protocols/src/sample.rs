@@ -30,7 +30,7 @@ impl Timestamp {
         Timestamp(s.saturating_mul(1_000_000_000))
     }
     /// Later by `d`, saturating at the end of the representable range (year 2262).
-    pub fn add(self, d: Duration) -> Self {
+    pub fn saturating_add(self, d: Duration) -> Self {
         let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_add(ns))
     }
@@ -302,8 +302,8 @@ mod tests {
     #[test]
     fn timestamp_arithmetic_saturates() {
         let t = Timestamp::from_secs(10);
-        assert_eq!(t.add(Duration::from_millis(5)).as_nanos(), 10_005_000_000);
+        assert_eq!(t.saturating_add(Duration::from_millis(5)).as_nanos(), 10_005_000_000);
         assert_eq!(Timestamp(5).since(Timestamp(9)), Duration::ZERO);
-        assert_eq!(Timestamp(i64::MAX - 1).add(Duration::from_secs(1)), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MAX - 1).saturating_add(Duration::from_secs(1)), Timestamp(i64::MAX));
     }
 }

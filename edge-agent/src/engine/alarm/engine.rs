@@ -139,7 +139,7 @@ impl AlarmEngine {
                 .enumerate()
                 .filter_map(|(i, l)| {
                     let delay = if l.active { self.off_delay } else { self.on_delay };
-                    l.since.map(|s| (s.add(delay), i))
+                    l.since.map(|s| (s.saturating_add(delay), i))
                 })
                 .filter(|&(at, _)| at <= now)
                 .min_by_key(|&(at, _)| at);
@@ -148,7 +148,7 @@ impl AlarmEngine {
             let mut changed = Vec::new();
             for l in self.levels.iter_mut() {
                 let delay = if l.active { self.off_delay } else { self.on_delay };
-                if l.since.is_some_and(|s| s.add(delay) == at) {
+                if l.since.is_some_and(|s| s.saturating_add(delay) == at) {
                     l.active = !l.active;
                     l.since = None;
                     changed.push((l.state, l.limit, l.side, l.active));

@@ -62,7 +62,7 @@ proptest! {
         let mut now = Timestamp::from_secs(1_700_000_000);
         let mut last: Option<Sample> = None;
         for (gap_ms, input) in steps {
-            now = now.add(std::time::Duration::from_millis(gap_ms));
+            now = now.saturating_add(std::time::Duration::from_millis(gap_ms));
             match input {
                 Input::Good(v) => alarm.on_sample(&Sample::good(TEMP, now, Value::Float(v)), &mut out),
                 Input::Bad => alarm.on_sample(&Sample::bad(TEMP, now, Reason::Timeout), &mut out),
