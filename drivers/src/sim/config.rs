@@ -44,6 +44,10 @@ fn default_scan() -> Span {
 pub struct SimFaultConfig {
     pub every: Span,
     pub lasting: Span,
+    /// When the first window opens, counted from the first scan; default one `every` in, so the device
+    /// starts healthy. `"0s"` makes it fail from its first scan (a device that is down at commissioning).
+    #[serde(default)]
+    pub start: Option<Span>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

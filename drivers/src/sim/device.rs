@@ -32,6 +32,7 @@ struct SimTag {
 struct FaultWindow {
     every_ns: i64,
     lasting_ns: i64,
+    start_ns: i64,
 }
 
 /// A simulated device: its tags, their state, and its fault schedule.
@@ -109,9 +110,11 @@ impl SimDevice {
                     f.lasting, f.every
                 ));
             }
-            Some(f) => {
-                Some(FaultWindow { every_ns: nanos(f.every.get()), lasting_ns: nanos(f.lasting.get()) })
-            }
+            Some(f) => Some(FaultWindow {
+                every_ns: nanos(f.every.get()),
+                lasting_ns: nanos(f.lasting.get()),
+                start_ns: nanos(f.start.unwrap_or(f.every).get()),
+            }),
         };
         let names: Vec<&str> = cfg.tags.iter().map(|t| t.name.get_ref().as_str()).collect();
         let mut tags = Vec::with_capacity(cfg.tags.len());
@@ -151,12 +154,12 @@ impl SimDevice {
         self.tags.iter().position(|t| t.id == tag).map(|i| self.values[i])
     }
 
-    /// Whether `now` falls in a fault window: within `lasting` after each whole multiple of `every` since
-    /// the first scan. The first window opens one `every` in, so the device starts healthy.
+    /// Whether `now` falls in a fault window: within `lasting` after `start` and after each `every` from
+    /// there, counted from the first scan. By default `start` is one `every`, so the device starts healthy.
     fn faulted(&self, now: Timestamp) -> bool {
         let (Some(f), Some(first)) = (&self.fault, self.first_scan) else { return false };
         let elapsed = now.as_nanos().saturating_sub(first.as_nanos());
-        elapsed >= f.every_ns && elapsed % f.every_ns < f.lasting_ns
+        elapsed >= f.start_ns && (elapsed - f.start_ns) % f.every_ns < f.lasting_ns
     }
 
     /// Samples every tag at `now`. The plant keeps running inside a fault window (a meter keeps counting

@@ -148,6 +148,15 @@ fn inside_a_fault_window_every_tag_reads_bad_timeout() {
 }
 
 #[test]
+fn a_fault_starting_at_zero_takes_the_device_down_from_its_first_scan() {
+    let mut cfg = kiln();
+    cfg.fault = fault(10, 3).map(|f| SimFaultConfig { start: Some(Span::secs(0)), ..f });
+    let mut dev = build(&cfg);
+    let down: Vec<usize> = (0..25).filter(|&s| !dev.scan(at_s(s as f64)).answered).collect();
+    assert_eq!(down, [0, 1, 2, 10, 11, 12, 20, 21, 22]);
+}
+
+#[test]
 fn config_mistakes_name_the_device_and_tag_and_say_what_to_do() {
     let base = kiln;
     let cases: Vec<(SimDeviceConfig, &str)> = vec![

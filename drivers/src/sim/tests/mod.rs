@@ -42,7 +42,7 @@ pub(super) fn device(seed: u64, tags: Vec<SimTagConfig>) -> SimDeviceConfig {
 }
 
 pub(super) fn fault(every: u64, lasting: u64) -> Option<SimFaultConfig> {
-    Some(SimFaultConfig { every: Span::secs(every), lasting: Span::secs(lasting) })
+    Some(SimFaultConfig { every: Span::secs(every), lasting: Span::secs(lasting), start: None })
 }
 
 pub(super) fn writable(min: f64, max: f64) -> Option<Spanned<WritableConfig>> {
