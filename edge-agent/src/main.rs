@@ -1,1 +1,6 @@
-fn main() {}
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    edge_agent::cli::main(Instant::now())
+}

@@ -1,0 +1,38 @@
+//! /healthz: is the agent alive, and which devices answer. Always 200 while the agent runs (a dead device
+//! is not a dead agent); `status` says `ok` or `degraded`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value as Json_, json};
+
+use super::AgentState;
+
+pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
+    let generation = state.current();
+    let devices: Vec<Json_> = generation
+        .devices
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.name,
+                "up": d.is_up(),
+                "samples": d.samples.load(std::sync::atomic::Ordering::Relaxed),
+                "last_error": d.last_error(),
+            })
+        })
+        .collect();
+    let all_up = generation.devices.iter().all(|d| d.is_up());
+    let ring = generation.ring.stats();
+    Json(json!({
+        "status": if all_up { "ok" } else { "degraded" },
+        "site": generation.config.agent.site,
+        "gateway": generation.config.agent.gateway,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.process_start.elapsed().as_secs(),
+        "config": generation.config.origin,
+        "devices": devices,
+        "ring": { "capacity": ring.capacity, "depth": ring.depth },
+    }))
+}

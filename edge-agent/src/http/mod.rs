@@ -1,0 +1,130 @@
+//! The local HTTP listener: /healthz (JSON), /metrics (Prometheus text), /tags (last values), and
+//! `PUT /tags/{name}` for commissioning writes. Listens on 127.0.0.1 unless configured otherwise.
+
+mod health;
+mod prom;
+mod tags;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::runtime::Generation;
+
+/// What outlives a reload: the current generation and the agent's own counters.
+pub struct AgentState {
+    current: RwLock<Arc<Generation>>,
+    pub process_start: Instant,
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+}
+
+impl AgentState {
+    pub fn new(generation: Arc<Generation>, process_start: Instant) -> Self {
+        AgentState {
+            current: RwLock::new(generation),
+            process_start,
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Generation> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn swap(&self, generation: Arc<Generation>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = generation;
+    }
+}
+
+/// A bound listener serving until stopped.
+pub struct HttpServer {
+    /// The address as configured (port 0 picks a free port).
+    pub configured: SocketAddr,
+    /// The address actually bound.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Binds `addr` now (so a port in use is reported before anything else starts) and serves.
+    pub async fn bind(addr: SocketAddr, state: Arc<AgentState>) -> std::io::Result<HttpServer> {
+        let configured = addr;
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = watch::channel(false);
+        let app = router(state);
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                tracing::error!(%addr, "HTTP listener failed: {e}");
+            }
+        });
+        tracing::info!(%addr, "serving /healthz, /metrics and /tags");
+        Ok(HttpServer { configured, addr, stop, task })
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(std::time::Duration::from_secs(1), self.task).await.is_err() {
+            abort.abort();
+        }
+    }
+}
+
+fn router(state: Arc<AgentState>) -> Router {
+    let guarded = Router::new()
+        .route("/metrics", get(prom::metrics))
+        .route("/tags", get(tags::list))
+        .route("/tags/{name}", get(tags::one).put(tags::write))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new().route("/healthz", get(health::healthz)).merge(guarded).with_state(state)
+}
+
+/// With `api.token_file` set, everything but /healthz needs `Authorization: Bearer <token>`.
+async fn require_token(State(state): State<Arc<AgentState>>, req: Request, next: Next) -> Response {
+    let generation = state.current();
+    if let Some(token) = generation.config.api.token.as_deref() {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            return (StatusCode::UNAUTHORIZED, "send `Authorization: Bearer <token from api.token_file>`\n")
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Compares without an early exit, so response time does not reveal how much of a token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_comparison() {
+        assert!(super::constant_time_eq(b"secret", b"secret"));
+        assert!(!super::constant_time_eq(b"secret", b"secreT"));
+        assert!(!super::constant_time_eq(b"secret", b"secret2"));
+    }
+}

@@ -1,0 +1,129 @@
+//! /metrics: every counter the agent keeps, read at scrape time.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use drivers::ErrorKind;
+
+use super::AgentState;
+use crate::metrics::Exposition;
+
+pub async fn metrics(State(state): State<Arc<AgentState>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], render(&state))
+}
+
+pub fn render(state: &AgentState) -> String {
+    let g = state.current();
+    let mut e = Exposition::new();
+
+    e.family("edge_device_up", "gauge", "1 if the device answered its last scan, else 0.");
+    for d in &g.devices {
+        e.sample("edge_device_up", &[("device", &d.name)], d.is_up() as u8 as f64);
+    }
+    e.family("edge_device_samples_total", "counter", "Samples acquired from the device, good or bad.");
+    for d in &g.devices {
+        e.sample("edge_device_samples_total", &[("device", &d.name)], d.samples.load(Relaxed) as f64);
+    }
+    e.family("edge_device_scans_total", "counter", "Completed scans (polled devices).");
+    for d in &g.devices {
+        e.sample("edge_device_scans_total", &[("device", &d.name)], d.scans.load(Relaxed) as f64);
+    }
+    e.family("edge_device_errors_total", "counter", "Device faults by kind.");
+    for d in &g.devices {
+        for kind in ErrorKind::ALL {
+            e.sample(
+                "edge_device_errors_total",
+                &[("device", &d.name), ("kind", kind.label())],
+                d.errors(kind) as f64,
+            );
+        }
+    }
+    e.family(
+        "edge_device_scan_duration_seconds",
+        "histogram",
+        "Time from a scan's start to its last answer.",
+    );
+    for d in &g.devices {
+        e.histogram("edge_device_scan_duration_seconds", &[("device", &d.name)], &d.scan_latency);
+    }
+
+    let ring = g.ring.stats();
+    e.family("edge_ring_capacity", "gauge", "Samples the ring holds.").sample(
+        "edge_ring_capacity",
+        &[],
+        ring.capacity as f64,
+    );
+    e.family("edge_ring_written_total", "counter", "Samples written into the ring.").sample(
+        "edge_ring_written_total",
+        &[],
+        ring.written as f64,
+    );
+    e.family("edge_ring_depth", "gauge", "Samples written but not yet taken by the slowest lossless reader.")
+        .sample("edge_ring_depth", &[], ring.depth as f64);
+    e.family(
+        "edge_ring_back_pressure_total",
+        "counter",
+        "Times a driver was held back because a lossless reader was a full ring behind.",
+    )
+    .sample("edge_ring_back_pressure_total", &[], ring.back_pressure_events as f64);
+    e.family("edge_ring_reader_lag", "gauge", "Samples between the ring's head and the reader.");
+    for r in &ring.readers {
+        e.sample("edge_ring_reader_lag", &[("reader", &r.name), ("policy", r.policy.label())], r.lag as f64);
+    }
+    e.family(
+        "edge_ring_reader_skipped_total",
+        "counter",
+        "Samples a lossy reader skipped because it lagged.",
+    );
+    for r in &ring.readers {
+        e.sample(
+            "edge_ring_reader_skipped_total",
+            &[("reader", &r.name), ("policy", r.policy.label())],
+            r.skipped as f64,
+        );
+    }
+
+    e.family("edge_engines", "gauge", "Engines running.").sample(
+        "edge_engines",
+        &[],
+        g.engines.engines.load(Relaxed) as f64,
+    );
+    e.family(
+        "edge_engine_derived_samples_total",
+        "counter",
+        "Samples derived by engines (alarm states, ...).",
+    )
+    .sample("edge_engine_derived_samples_total", &[], g.engines.derived_samples.load(Relaxed) as f64);
+    e.family(
+        "edge_engine_events_total",
+        "counter",
+        "Events raised by engines (alarms raised or cleared, ...).",
+    )
+    .sample("edge_engine_events_total", &[], g.engines.events.load(Relaxed) as f64);
+
+    e.family("edge_config_reloads_total", "counter", "Config reloads on SIGHUP, by outcome.")
+        .sample("edge_config_reloads_total", &[("result", "applied")], state.reloads_ok.load(Relaxed) as f64)
+        .sample(
+            "edge_config_reloads_total",
+            &[("result", "refused")],
+            state.reloads_failed.load(Relaxed) as f64,
+        );
+    e.family("edge_agent_uptime_seconds", "gauge", "Seconds since the agent started.").sample(
+        "edge_agent_uptime_seconds",
+        &[],
+        state.process_start.elapsed().as_secs_f64(),
+    );
+    e.family("edge_agent_info", "gauge", "Build and site of this agent.").sample(
+        "edge_agent_info",
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("site", &g.config.agent.site),
+            ("gateway", &g.config.agent.gateway),
+        ],
+        1.0,
+    );
+    e.finish()
+}

@@ -1,0 +1,63 @@
+//! Routes a write to the driver that owns the tag, after checking the tag is writable and the value is
+//! inside its limits. The only way a value reaches an actuator.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drivers::{WritableSpec, WriteError, WriteRequest};
+use protocols::{TagId, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+
+struct Route {
+    name: String,
+    spec: WritableSpec,
+    link: mpsc::Sender<WriteRequest>,
+}
+
+#[derive(Clone, Default)]
+pub struct WriteRouter {
+    routes: Arc<HashMap<TagId, Route>>,
+    names: Arc<HashMap<String, TagId>>,
+}
+
+/// A driver gets this long to confirm a write before the caller is told it did not arrive.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl WriteRouter {
+    /// Routes for every writable tag of `links` (tag ids with the sender of the link that owns them).
+    pub fn new(config: &Config, links: &[(Vec<TagId>, mpsc::Sender<WriteRequest>)]) -> Self {
+        let mut routes = HashMap::new();
+        for (tags, link) in links {
+            for &tag in tags {
+                let info = &config.tags.info[tag.0 as usize];
+                if let Some(spec) = info.writable {
+                    routes.insert(tag, Route { name: info.name.clone(), spec, link: link.clone() });
+                }
+            }
+        }
+        let names = config.tags.registry.iter().map(|(id, name)| (name.to_owned(), id)).collect();
+        WriteRouter { routes: Arc::new(routes), names: Arc::new(names) }
+    }
+
+    pub async fn write(&self, tag: &str, value: Value) -> Result<(), WriteError> {
+        let Some(route) = self.names.get(tag).and_then(|id| self.routes.get(id).map(|r| (id, r))) else {
+            return Err(WriteError::NotWritable { tag: tag.to_owned() });
+        };
+        let (&id, route) = route;
+        route.spec.check(&route.name, value)?;
+        let (reply, answer) = oneshot::channel();
+        let lost = || WriteError::Link { tag: route.name.clone(), reason: "the link is stopping".into() };
+        route.link.send(WriteRequest { tag: id, value, reply }).await.map_err(|_| lost())?;
+        match tokio::time::timeout(WRITE_TIMEOUT, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(lost()),
+            Err(_) => Err(WriteError::Link {
+                tag: route.name.clone(),
+                reason: format!("no confirmation from the link within {}s", WRITE_TIMEOUT.as_secs()),
+            }),
+        }
+    }
+}
