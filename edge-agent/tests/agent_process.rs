@@ -182,7 +182,7 @@ fn check_accepts_the_demo_config() {
 fn check_reports_every_error_with_its_location_and_exits_2() {
     let dir = Scratch::new("check-errors");
     let text = plant(&dir.0, "")
-        .replace("scan = \"100ms\"\nseed = 7", "scan = \"100 ms\"\nseed = 7")
+        .replace("listen = \"127.0.0.1:0\"", "listen = \"localhost\"")
         .replace("tag = \"kiln.temp\"", "tag = \"kiln.tmp\"");
     let path = dir.file("agent.toml", &text);
     let out = Command::new(BIN).args(["check", "-c"]).arg(&path).output().unwrap();

@@ -204,9 +204,46 @@ impl SimDevice {
     }
 }
 
+/// Scans faster than this are refused: a simulated device is for demos and tests, not a load generator.
+pub const MIN_SCAN: Duration = Duration::from_millis(10);
+
 impl SimDeviceConfig {
     /// Checks the device as [`SimDevice::new`] would, before any tag is registered (at config load).
     pub fn check(&self) -> Result<(), String> {
         SimDevice::new(self, |_| Some(TagId(0))).map(|_| ())
+    }
+
+    /// Every problem of this device, each with the byte span it is about (the device's or the tag's
+    /// name), so config errors can say file:line:col for all of them at once.
+    pub fn problems(&self) -> Vec<(std::ops::Range<usize>, String)> {
+        let device = self.name.get_ref().as_str();
+        let mut out = Vec::new();
+        if self.scan.get() < MIN_SCAN {
+            out.push((
+                self.name.span(),
+                format!(
+                    "sim device {device}: `scan` {} is below the 10ms minimum; use e.g. \"1s\"",
+                    self.scan
+                ),
+            ));
+        }
+        if let Some(f) = self.fault {
+            if f.every.get().is_zero() || f.lasting.get() >= f.every.get() {
+                out.push((
+                    self.name.span(),
+                    format!(
+                        "sim device {device}: fault `lasting` ({}) must be shorter than a non-zero `every` ({})",
+                        f.lasting, f.every
+                    ),
+                ));
+            }
+        }
+        let names: Vec<&str> = self.tags.iter().map(|t| t.name.get_ref().as_str()).collect();
+        for tag in &self.tags {
+            if let Err(e) = check_tag(device, tag, &names) {
+                out.push((tag.name.span(), e));
+            }
+        }
+        out
     }
 }

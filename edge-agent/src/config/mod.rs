@@ -1,17 +1,32 @@
-//! The agent's one TOML file (interim loader, replaced by the full diagnostics module).
+//! The agent's one TOML file: parsing, `${ENV}` substitution, secrets from files, and validation whose
+//! every error names file:line:col and says what to do. All errors of a file are reported together:
+//! each section and each `[[...]]` item is read on its own, so one bad device does not hide the next.
 
-use std::fmt;
+mod check;
+mod diag;
+mod env;
+mod summary;
+#[cfg(test)]
+mod tests;
+
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use drivers::WritableSpec;
 use drivers::sim::SimDeviceConfig;
 use protocols::TagRegistry;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+pub use diag::{ConfigErrors, Diagnostic};
 
 use crate::engine::alarm::AlarmConfig;
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[agent]`: who this gateway is and where it keeps its data.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     #[serde(default = "default_site")]
@@ -20,70 +35,86 @@ pub struct AgentConfig {
     pub gateway: String,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    #[serde(default = "default_ring")]
-    pub ring_capacity: usize,
+    #[serde(default = "default_ring_capacity")]
+    pub ring_capacity: Spanned<usize>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            site: default_site(),
+            gateway: default_gateway(),
+            data_dir: default_data_dir(),
+            ring_capacity: default_ring_capacity(),
+        }
+    }
 }
 
 fn default_site() -> String {
     "site".into()
 }
+
+/// The machine's host name, as an engineer would name the gateway.
 fn default_gateway() -> String {
-    "gateway".into()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "gateway".into())
 }
+
 fn default_data_dir() -> PathBuf {
     "/var/lib/edge-agent".into()
 }
-fn default_ring() -> usize {
-    65536
+
+fn default_ring_capacity() -> Spanned<usize> {
+    Spanned::new(0..0, 65_536)
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[api]`: the local HTTP listener.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
-    #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     pub token_file: Option<PathBuf>,
-    #[serde(skip)]
+    /// The token read from `token_file` at load time.
     pub token: Option<String>,
 }
 
-fn default_listen() -> SocketAddr {
-    "127.0.0.1:9100".parse().unwrap()
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 9100)), token_file: None, token: None }
+    }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SimSection {
-    #[serde(default)]
-    device: Vec<SimDeviceConfig>,
+struct ApiToml {
+    listen: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    agent: Option<AgentConfig>,
-    api: Option<ApiConfig>,
-    #[serde(default)]
-    sim: SimSection,
-    #[serde(default)]
-    alarm: Vec<AlarmConfig>,
-}
-
-#[derive(Debug, Clone)]
+/// Per tag: who owns it and whether it may be written.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TagInfo {
     pub name: String,
+    /// The device that acquires it, or the engine kind that derives it (`alarm`).
     pub device: String,
     pub writable: Option<WritableSpec>,
 }
 
+/// Every tag, interned in declaration order, then the derived ones.
 #[derive(Debug, Clone, Default)]
 pub struct TagTable {
     pub registry: TagRegistry,
+    /// Indexed by tag id.
     pub info: Vec<TagInfo>,
 }
 
+/// A config that passed every check.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where it came from, as errors and /healthz name it.
     pub origin: String,
     pub agent: AgentConfig,
     pub api: ApiConfig,
@@ -92,101 +123,132 @@ pub struct Config {
     pub tags: TagTable,
 }
 
-#[derive(Debug)]
-pub struct ConfigErrors(Vec<String>);
+/// Sections a file may have; later issues add links of other protocols and uplinks here.
+const SECTIONS: &[&str] = &["agent", "api", "sim", "alarm"];
 
-impl ConfigErrors {
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in &self.0 {
-            writeln!(f, "error: {e}")?;
-        }
-        let n = self.0.len();
-        writeln!(f, "{n} error{}; nothing was changed", if n == 1 { "" } else { "s" })
-    }
-}
-
+/// Reads, checks and resolves the file at `path`, taking `${NAME}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
-    parse(&text, &path.display().to_string(), &|k| std::env::var(k).ok())
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::whole_file(
+            &origin,
+            format!("cannot read the config: {e}; check the path given with -c"),
+        )
+    })?;
+    parse(&text, &origin, &|name| std::env::var(name).ok())
 }
 
-pub fn parse(
-    text: &str,
-    origin: &str,
-    _env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigErrors(vec![format!("{origin}: {e}")]))?;
-    let mut errors = Vec::new();
-    let mut tags = TagTable::default();
-    for d in &raw.sim.device {
-        if let Err(e) = d.check() {
-            errors.push(format!("{origin}: {e}"));
+/// Checks `text`, read from `origin`, with `env` answering `${NAME}`.
+pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+    let mut errors = ConfigErrors::new(origin, text);
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        for e in syntax {
+            errors.push(e.span(), syntax_message(e.message()));
         }
-        for t in &d.tags {
-            let name = t.name.get_ref();
-            if tags.registry.id(name).is_some() {
-                errors.push(format!("{origin}: duplicate tag {name}"));
-                continue;
+        return Err(errors);
+    }
+    let mut root = Spanned::new(root.span(), DeValue::Table(root.into_inner()));
+    env::substitute(&mut root, env, &mut errors);
+    let DeValue::Table(root) = root.into_inner() else { unreachable!("the document is a table") };
+
+    let mut agent = None;
+    let mut api = None;
+    let mut sim_devices = Vec::new();
+    let mut alarms = Vec::new();
+    let mut devices_read = true;
+    for (key, value) in root {
+        match key.get_ref().as_ref() {
+            "agent" => agent = section::<AgentConfig>(value, &mut errors),
+            "api" => api = section::<ApiToml>(value, &mut errors),
+            "sim" => {
+                let before = errors.len();
+                sim_devices = sim_section(value, &mut errors);
+                devices_read = errors.len() == before;
             }
-            tags.registry.intern(name);
-            tags.info.push(TagInfo {
-                name: name.clone(),
-                device: d.name.get_ref().clone(),
-                writable: t
-                    .writable
-                    .as_ref()
-                    .map(|w| WritableSpec { min: w.get_ref().min, max: w.get_ref().max }),
-            });
+            "alarm" => alarms = items::<AlarmConfig>("alarm", value, &mut errors),
+            other => errors.push(
+                Some(key.span()),
+                format!("unknown section `{other}`; expected one of {}", SECTIONS.join(", ")),
+            ),
         }
     }
-    for a in &raw.alarm {
-        if let Err(e) = a.check() {
-            errors.push(format!("{origin}: {e}"));
-        }
-        if tags.registry.id(a.tag.get_ref()).is_none() {
-            errors.push(format!("{origin}: alarm on unknown tag {}", a.tag.get_ref()));
-        }
-        let state = a.state_tag();
-        tags.registry.intern(&state);
-        tags.info.push(TagInfo { name: state, device: "alarm".into(), writable: None });
-    }
-    let mut api = raw.api.unwrap_or(ApiConfig { listen: default_listen(), token_file: None, token: None });
-    if let Some(f) = &api.token_file {
-        match std::fs::read_to_string(f) {
-            Ok(t) => api.token = Some(t.trim().to_owned()),
-            Err(e) => errors.push(format!("{origin}: api.token_file {}: {e}", f.display())),
-        }
-    }
+    let agent = agent.unwrap_or_default();
+    check::agent(&agent, &mut errors);
+    let api = api.map(|a| check::api(a, &mut errors)).unwrap_or_default();
+    // A device that failed to read would make every reference to its tags look dangling: skip those.
+    let tags = check::plant(&sim_devices, &alarms, devices_read, &mut errors);
     if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
+        return Err(errors);
     }
-    Ok(Config {
-        origin: origin.to_owned(),
-        agent: raw.agent.unwrap_or(AgentConfig {
-            site: default_site(),
-            gateway: default_gateway(),
-            data_dir: default_data_dir(),
-            ring_capacity: default_ring(),
-        }),
-        api,
-        sim_devices: raw.sim.device,
-        alarms: raw.alarm,
-        tags,
-    })
+    Ok(Config { origin: origin.to_owned(), agent, api, sim_devices, alarms, tags })
 }
 
-impl Config {
-    pub fn summary(&self) -> String {
-        format!("{} devices, {} tags\n", self.sim_devices.len(), self.tags.registry.len())
+/// toml's syntax messages, with the hint an engineer needs most often.
+fn syntax_message(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message).trim();
+    format!("{first} (TOML syntax)")
+}
+
+/// One table read into its config struct; its errors come back located.
+fn section<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Option<T> {
+    let span = value.span();
+    T::deserialize(ValueDeserializer::from(value)).map_err(|e| push_de(errors, e, span)).ok()
+}
+
+/// A `[[name]]` array read item by item, so every bad item is reported.
+fn items<T: DeserializeOwned>(name: &str, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<T> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(list) => list.into_iter().filter_map(|item| section::<T>(item, errors)).collect(),
+        _ => {
+            errors.push(Some(span), format!("`{name}` is a list: write each entry as `[[{name}]]`"));
+            Vec::new()
+        }
+    }
+}
+
+/// `[[sim.device]]` entries.
+fn sim_section(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<SimDeviceConfig> {
+    let span = value.span();
+    let DeValue::Table(table) = value.into_inner() else {
+        errors.push(Some(span), "`sim` holds simulated devices: write each as `[[sim.device]]`");
+        return Vec::new();
+    };
+    let mut devices = Vec::new();
+    for (key, value) in table {
+        match key.get_ref().as_ref() {
+            "device" => devices = items("sim.device", value, errors),
+            other => {
+                errors.push(Some(key.span()), format!("unknown key `sim.{other}`; expected `[[sim.device]]`"))
+            }
+        }
+    }
+    devices
+}
+
+fn push_de(errors: &mut ConfigErrors, e: toml::de::Error, fallback: Range<usize>) {
+    errors.push(Some(e.span().unwrap_or(fallback)), e.message().trim().to_owned());
+}
+
+/// Reads a secret from a `*_file` key: the whole file, trimmed. Errors point at the key's value.
+pub fn read_secret_file(key: &str, path: &Spanned<String>, errors: &mut ConfigErrors) -> Option<String> {
+    let at = Some(path.span());
+    match std::fs::read_to_string(path.get_ref()) {
+        Ok(text) if text.trim().is_empty() => {
+            errors.push(at, format!("{key} {:?} is empty; put the secret in it", path.get_ref()));
+            None
+        }
+        Ok(text) => Some(text.trim().to_owned()),
+        Err(e) => {
+            errors.push(
+                at,
+                format!(
+                    "{key} {:?} cannot be read: {e}; check the path and that the agent's user may read it",
+                    path.get_ref()
+                ),
+            );
+            None
+        }
     }
 }

@@ -66,7 +66,7 @@ impl Running {
     ) -> (Running, Option<RingReader>) {
         let config = Arc::new(config);
         let links = plant::plan_links(&config);
-        let ring = Ring::new(config.agent.ring_capacity);
+        let ring = Ring::new(*config.agent.ring_capacity.get_ref());
         let texts = Arc::new(TextPool::new());
         let tag_ids: Arc<HashMap<String, protocols::TagId>> =
             Arc::new(config.tags.registry.iter().map(|(id, n)| (n.to_owned(), id)).collect());

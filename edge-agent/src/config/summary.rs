@@ -1,0 +1,62 @@
+//! The one-screen summary `edge-agent check` prints for a valid config.
+
+use std::fmt::Write;
+
+use super::Config;
+
+impl Config {
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let a = &self.agent;
+        let _ = writeln!(s, "site {} · gateway {} · data in {}", a.site, a.gateway, a.data_dir.display());
+        let auth = if self.api.token.is_some() { "token required" } else { "no token: read-only" };
+        let _ = writeln!(
+            s,
+            "api on {} ({auth}) · ring of {} samples",
+            self.api.listen,
+            a.ring_capacity.get_ref()
+        );
+        let _ = writeln!(s, "devices: {}", self.sim_devices.len());
+        for d in self.sim_devices.iter().take(20) {
+            let fault =
+                d.fault.map(|f| format!(" · faults every {} for {}", f.every, f.lasting)).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  sim {:<24} {:>5} tags every {}{fault}",
+                d.name.get_ref(),
+                d.tags.len(),
+                d.scan
+            );
+        }
+        if self.sim_devices.len() > 20 {
+            let _ = writeln!(s, "  ... and {} more", self.sim_devices.len() - 20);
+        }
+        let writable: Vec<&str> =
+            self.tags.info.iter().filter(|t| t.writable.is_some()).map(|t| t.name.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "tags: {} ({} writable{})",
+            self.tags.registry.len(),
+            writable.len(),
+            list(&writable)
+        );
+        let watched: Vec<&str> = self.alarms.iter().map(|a| a.tag.get_ref().as_str()).collect();
+        let _ = writeln!(
+            s,
+            "engines: {} alarm{}{}",
+            watched.len(),
+            if watched.len() == 1 { "" } else { "s" },
+            list(&watched)
+        );
+        s
+    }
+}
+
+/// `: a, b, c` for a few names, with a count of the rest.
+fn list(names: &[&str]) -> String {
+    match names.len() {
+        0 => String::new(),
+        n if n <= 6 => format!(": {}", names.join(", ")),
+        n => format!(": {}, ... and {} more", names[..5].join(", "), n - 5),
+    }
+}
