@@ -40,6 +40,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+pub use drivers::PushOutcome;
 pub use gates::MAX_LOSSLESS_READERS;
 pub use reader::{ReadResult, RingReader};
 pub use writer::RingWriter;
@@ -256,7 +257,7 @@ impl Ring {
     /// Highest sequence number (exclusive) a writer may claim, as of now. Head is loaded before the
     /// gates: see [`Gates::open`] for why that order keeps a newly created lossless reader safe.
     fn claim_limit(&self) -> u64 {
-        let head = self.head_seq(Ordering::SeqCst);
+        let head = self.head_seq(Ordering::Acquire);
         self.gates.slowest(head) + self.slots.len() as u64
     }
 

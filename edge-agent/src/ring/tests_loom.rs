@@ -12,10 +12,22 @@ fn numbered(w: u32, n: u64) -> Sample {
     Sample::good(TagId(w), Timestamp(n as i64), Value::UInt(n))
 }
 
+/// Explores `f` under loom and checks that more than one interleaving was actually explored.
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let runs = std::sync::Arc::new(AtomicUsize::new(0));
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(3);
-    builder.check(f);
+    builder.check({
+        let runs = runs.clone();
+        move || {
+            runs.fetch_add(1, Relaxed);
+            f()
+        }
+    });
+    let runs = runs.load(Relaxed);
+    eprintln!("loom explored {runs} interleavings");
+    assert!(runs > 1, "the model ran a single interleaving: nothing was checked");
 }
 
 /// Pushes samples `from..to` of writer `w` one call per sample, yielding while the ring is full.
@@ -31,7 +43,8 @@ fn push_all(writer: &RingWriter, w: u32, from: u64, to: u64) {
 fn read_exactly(reader: &mut RingReader, want: usize) -> Vec<Sample> {
     let mut out = Vec::new();
     while out.len() < want {
-        if reader.try_read(&mut out, want - out.len()).read == 0 {
+        let room = want - out.len();
+        if reader.try_read(&mut out, room).read == 0 {
             thread::yield_now();
         }
     }
@@ -42,27 +55,30 @@ fn of_writer(samples: &[Sample], w: u32) -> Vec<u64> {
     samples.iter().filter(|s| s.tag.0 == w).map(|s| s.ts.0 as u64).collect()
 }
 
+/// (capacity, samples per writer): without back-pressure, and with one writer held back.
 #[test]
 fn two_writers_one_lossless_reader() {
-    model(|| {
-        let ring = Ring::new(2);
-        let mut store = ring.reader("store", ReadPolicy::Lossless);
-        let writers: Vec<_> = (0..2u32)
-            .map(|w| {
-                let writer = ring.writer();
-                thread::spawn(move || push_all(&writer, w, 0, 2))
-            })
-            .collect();
-        let got = read_exactly(&mut store, 4);
-        for w in writers {
-            w.join().unwrap();
-        }
-        for w in 0..2 {
-            assert_eq!(of_writer(&got, w), vec![0, 1], "writer {w}: every sample once, in order");
-        }
-        let mut out = Vec::new();
-        assert_eq!(store.try_read(&mut out, 4).read, 0, "nothing extra");
-    });
+    for (capacity, per_writer) in [(4, [2, 2]), (2, [2, 1])] {
+        model(move || {
+            let ring = Ring::new(capacity);
+            let mut store = ring.reader("store", ReadPolicy::Lossless);
+            let writers: Vec<_> = (0..2u32)
+                .map(|w| {
+                    let writer = ring.writer();
+                    thread::spawn(move || push_all(&writer, w, 0, per_writer[w as usize]))
+                })
+                .collect();
+            let got = read_exactly(&mut store, (per_writer[0] + per_writer[1]) as usize);
+            for w in writers {
+                w.join().unwrap();
+            }
+            for w in 0..2 {
+                let all: Vec<u64> = (0..per_writer[w as usize]).collect();
+                assert_eq!(of_writer(&got, w), all, "writer {w}: every sample once, in order");
+            }
+            assert_eq!(store.try_read(&mut Vec::new(), 4).read, 0, "nothing extra");
+        });
+    }
 }
 
 #[test]
@@ -94,14 +110,17 @@ fn a_lapped_lossy_reader_counts_what_it_missed() {
         let ring = Ring::new(2);
         let mut monitor = ring.reader("monitor", ReadPolicy::Lossy);
         let writer = ring.writer();
-        let producer = thread::spawn(move || push_all(&writer, 0, 0, 4));
-        let mut got = Vec::new();
-        let mut skipped = 0;
-        // Two reads racing the writer, then drain after it finished.
-        for _ in 0..2 {
-            skipped += monitor.try_read(&mut got, 2).skipped;
-        }
-        producer.join().unwrap();
+        // Two reads racing the writer, then a drain once the ring is closed.
+        let racer = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut skipped = 0;
+            for _ in 0..2 {
+                skipped += monitor.try_read(&mut got, 2).skipped;
+            }
+            (monitor, got, skipped)
+        });
+        push_all(&writer, 0, 0, 4);
+        let (mut monitor, mut got, mut skipped) = racer.join().unwrap();
         ring.close();
         loop {
             let r = monitor.try_read(&mut got, 2);
