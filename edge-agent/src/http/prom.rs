@@ -127,3 +127,85 @@ pub fn render(state: &AgentState) -> String {
     );
     e.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use drivers::SystemClock;
+
+    use super::*;
+    use crate::runtime::Running;
+
+    const PLANT: &str = r#"
+[[sim.device]]
+name = "kiln"
+scan = "10ms"
+tags = [{ name = "kiln.temp", shape = "sine" }]
+
+[[sim.device]]
+name = "meter"
+scan = "10ms"
+tags = [{ name = "meter.kwh", shape = "counter" }]
+
+[[alarm]]
+tag = "kiln.temp"
+high = 0.5
+"#;
+
+    /// Every device emits every per-device family, and the agent-wide families are all there: a new
+    /// driver that forgets its telemetry fails here.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_device_emits_every_family() {
+        let config = crate::config::parse(PLANT, "t.toml", &|_| None).unwrap();
+        let running = Running::start(config, Arc::new(SystemClock), Instant::now());
+        let state = AgentState::new(running.generation.clone(), Instant::now());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running.generation.devices.iter().any(|d| d.scans.load(Relaxed) < 2)
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let text = render(&state);
+        for device in ["kiln", "meter"] {
+            for family in [
+                "edge_device_up",
+                "edge_device_samples_total",
+                "edge_device_scans_total",
+                "edge_device_scan_duration_seconds_count",
+            ] {
+                let line = format!("{family}{{device=\"{device}\"}} ");
+                let value: f64 = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&line))
+                    .unwrap_or_else(|| panic!("no {line} in\n{text}"))
+                    .parse()
+                    .unwrap();
+                assert!(value >= 1.0, "{line}{value}");
+            }
+            for kind in ErrorKind::ALL {
+                let line =
+                    format!("edge_device_errors_total{{device=\"{device}\",kind=\"{}\"}} 0", kind.label());
+                assert!(text.contains(&line), "no {line}");
+            }
+        }
+        for family in [
+            "edge_ring_capacity 65536",
+            "edge_ring_written_total ",
+            "edge_ring_reader_skipped_total{reader=\"snapshot\",policy=\"lossy\"} ",
+            "edge_ring_reader_lag{reader=\"engines\",policy=\"lossy\"} ",
+            "edge_engines 1",
+            "edge_engine_events_total ",
+            "edge_config_reloads_total{result=\"refused\"} 0",
+        ] {
+            assert!(text.contains(family), "no {family} in\n{text}");
+        }
+        // Each family is declared once, before its samples.
+        let mut declared = std::collections::HashSet::new();
+        for l in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            assert!(declared.insert(l.split(' ').nth(2).unwrap().to_owned()), "declared twice: {l}");
+        }
+        running.stop(Duration::from_secs(2)).await;
+    }
+}
