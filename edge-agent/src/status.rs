@@ -47,3 +47,12 @@ fn line(state: &AgentState, samples_per_s: u64) -> String {
     }
     s
 }
+
+/// Clears the status line, so what follows (the shell prompt, the last log lines) starts clean.
+pub fn clear() {
+    let mut out = std::io::stdout();
+    if out.is_terminal() {
+        let _ = write!(out, "\r\x1b[2K");
+        let _ = out.flush();
+    }
+}

@@ -48,6 +48,7 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
         }
     }
     status.abort();
+    crate::status::clear();
     let stopping = Instant::now();
     running.stop(STOP_GRACE).await;
     http.stop().await;
