@@ -37,11 +37,52 @@ pub struct Generation {
     pub started: Instant,
 }
 
+/// A running driver and the task that watches it.
+struct LinkTask {
+    name: String,
+    driver: tokio::task::AbortHandle,
+    monitor: JoinHandle<()>,
+}
+
+/// Watches a driver task: a driver that fails or panics (a bug) is logged once and its devices show
+/// down with the reason, while every other link keeps running.
+fn supervise(
+    name: String,
+    driver: JoinHandle<Result<(), drivers::DriverError>>,
+    devices: Vec<Arc<DeviceStats>>,
+) -> LinkTask {
+    let abort = driver.abort_handle();
+    let link = name.clone();
+    let monitor = tokio::spawn(async move {
+        let why = match driver.await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) if e.is_panic() => {
+                let payload = e.into_panic();
+                let text = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                format!(
+                    "driver crashed: {text} (a bug: please report it); the link stays down until a reload"
+                )
+            }
+            Err(_) => return,
+        };
+        tracing::error!(link = %link, "link stopped: {why}");
+        for d in &devices {
+            d.scan_failed(drivers::ErrorKind::Link, &why);
+        }
+    });
+    LinkTask { name, driver: abort, monitor }
+}
+
 /// A started generation and the handles to stop it.
 pub struct Running {
     pub generation: Arc<Generation>,
     stop_drivers: watch::Sender<bool>,
-    drivers: Vec<(String, JoinHandle<()>)>,
+    drivers: Vec<LinkTask>,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -123,14 +164,7 @@ impl Running {
                     continue;
                 }
             };
-            drivers.push((
-                link.name,
-                tokio::spawn(async move {
-                    if let Err(e) = task.await {
-                        tracing::error!(link = %name, "link stopped: {e}");
-                    }
-                }),
-            ));
+            drivers.push(supervise(name, tokio::spawn(task), stats_of_link));
         }
         let writes = WriteRouter::new(&config, &routes);
         let generation = Arc::new(Generation {
@@ -150,11 +184,10 @@ impl Running {
     pub async fn stop(self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         let _ = self.stop_drivers.send(true);
-        for (name, task) in self.drivers {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                tracing::warn!(link = %name, "link did not stop in time; aborted");
-                abort.abort();
+        for link in self.drivers {
+            if tokio::time::timeout_at(deadline, link.monitor).await.is_err() {
+                tracing::warn!(link = %link.name, "link did not stop in time; aborted");
+                link.driver.abort();
             }
         }
         // No writer is left: closing lets readers take what remains and then end.
@@ -166,5 +199,29 @@ impl Running {
                 abort.abort();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_crashing_driver_takes_only_its_own_devices_down() {
+        let device = Arc::new(DeviceStats::new("press-7"));
+        device.scan_ok(1, Duration::from_millis(1));
+        let crashing = tokio::spawn(async { panic!("register map out of bounds") });
+        let link = supervise("rs485-2".into(), crashing, vec![device.clone()]);
+        link.monitor.await.unwrap();
+        assert!(!device.is_up());
+        let why = device.last_error().unwrap();
+        assert!(why.contains("driver crashed: register map out of bounds"), "{why}");
+
+        let failing = tokio::spawn(async {
+            Err(drivers::DriverError::Setup { link: "rs485-3".into(), message: "port busy".into() })
+        });
+        let other = Arc::new(DeviceStats::new("press-8"));
+        supervise("rs485-3".into(), failing, vec![other.clone()]).monitor.await.unwrap();
+        assert!(other.last_error().unwrap().contains("link rs485-3: port busy"));
     }
 }
