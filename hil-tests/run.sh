@@ -26,6 +26,10 @@ cargo fmt --all -- --check
 step "lint (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "no_std: protocols without std, and the firmware"
+cargo build --locked -p protocols --no-default-features
+cargo build --locked -p firmware
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
