@@ -94,15 +94,8 @@ pub struct ReaderStats {
     pub skipped: u64,
 }
 
-/// One sample's slot: a stamp and the three words of [`protocols::Sample::to_words`].
-///
-/// The stamp holds `seq + capacity` once sample `seq` is fully written, so a fresh slot `i` reads as
-/// "sample `i - capacity` published" and the first lap needs no special case.
-#[repr(align(32))]
-struct Slot {
-    stamp: AtomicU64,
-    words: [AtomicU64; 3],
-}
+/// The three words of [`protocols::Sample::to_words`] for one slot.
+type Words = [AtomicU64; 3];
 
 /// Reader bookkeeping visible to [`Ring::stats`].
 struct ReaderShared {
@@ -125,7 +118,11 @@ struct Registry {
 pub struct Ring {
     /// Next sequence number to claim, with [`CLOSED`] in the top bit.
     head: Padded<AtomicU64>,
-    slots: Box<[Slot]>,
+    /// Per slot: `seq + capacity` once sample `seq` is fully written, so a fresh slot `i` reads as
+    /// "sample `i - capacity` published" and the first lap needs no special case. Kept apart from
+    /// the words so a reader polling for the next sample does not pull in lines a writer is filling.
+    stamps: Box<[AtomicU64]>,
+    words: Box<[Words]>,
     mask: u64,
     gates: Gates,
     back_pressure: Padded<AtomicU64>,
@@ -140,15 +137,13 @@ impl Ring {
     /// A ring of `capacity` slots, rounded up to a power of two and at least 2.
     pub fn new(capacity: usize) -> Arc<Ring> {
         let capacity = capacity.max(2).next_power_of_two();
-        let slots = (0..capacity as u64)
-            .map(|i| Slot {
-                stamp: AtomicU64::new(i),
-                words: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
-            })
-            .collect();
+        let stamps = (0..capacity as u64).map(AtomicU64::new).collect();
+        let words =
+            (0..capacity).map(|_| [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]).collect();
         Arc::new(Ring {
             head: Padded(AtomicU64::new(0)),
-            slots,
+            stamps,
+            words,
             mask: capacity as u64 - 1,
             gates: Gates::new(),
             back_pressure: Padded(AtomicU64::new(0)),
@@ -159,7 +154,7 @@ impl Ring {
     }
 
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.stamps.len()
     }
 
     /// A writer handle for one driver task; clone it for more.
@@ -250,15 +245,28 @@ impl Ring {
         self.head.load(order) & !CLOSED
     }
 
-    fn slot(&self, seq: u64) -> &Slot {
-        &self.slots[(seq & self.mask) as usize]
+    fn stamp(&self, seq: u64) -> &AtomicU64 {
+        &self.stamps[(seq & self.mask) as usize]
+    }
+
+    /// Slot index ranges of the `n` samples from `first`: the run up to the end of the array, then
+    /// the part that wrapped to its start (empty unless it wraps).
+    fn spans(&self, first: u64, n: u64) -> [std::ops::Range<usize>; 2] {
+        let start = (first & self.mask) as usize;
+        let n = n as usize;
+        let head_part = n.min(self.stamps.len() - start);
+        [start..start + head_part, 0..n - head_part]
+    }
+
+    fn lap(&self) -> u64 {
+        self.stamps.len() as u64
     }
 
     /// Highest sequence number (exclusive) a writer may claim, as of now. Head is loaded before the
     /// gates: see [`Gates::open`] for why that order keeps a newly created lossless reader safe.
     fn claim_limit(&self) -> u64 {
         let head = self.head_seq(Ordering::Acquire);
-        self.gates.slowest(head) + self.slots.len() as u64
+        self.gates.slowest(head) + self.lap()
     }
 
     fn unregister(&self, shared: &Arc<ReaderShared>) {

@@ -52,7 +52,7 @@ impl RingReader {
     /// Appends up to `max` samples to `out` without waiting.
     pub fn try_read(&mut self, out: &mut Vec<Sample>, max: usize) -> ReadResult {
         let ring = &*self.ring;
-        let cap = ring.slots.len() as u64;
+        let cap = ring.lap();
         let lossy = self.shared.gate.is_none();
         let before = out.len();
         let mut skipped = 0;
@@ -105,14 +105,16 @@ impl RingReader {
     /// Copies published samples from `first` on, stopping at an unpublished slot; returns the next seq.
     fn copy_run(&self, out: &mut Vec<Sample>, first: u64, room: u64, lossy: bool) -> u64 {
         let ring = &*self.ring;
-        let cap = ring.slots.len() as u64;
+        let cap = ring.lap();
         // Lossy readers may race a writer of a later lap, so their word loads must be Acquire (see
         // the validation in `try_read`); a lossless reader owns its slots until its cursor moves.
         let order = if lossy { Ordering::Acquire } else { Ordering::Relaxed };
-        let mut seq = first;
-        while seq - first < room {
-            let slot = ring.slot(seq);
-            let stamp = slot.stamp.load(Ordering::Acquire);
+        // Stamps first, then words in a tight loop: the word loads of a run then overlap in flight
+        // instead of each waiting behind its stamp check.
+        let mut ready = 0;
+        while ready < room {
+            let seq = first + ready;
+            let stamp = ring.stamp(seq).load(Ordering::Acquire);
             if stamp != seq + cap {
                 assert!(
                     lossy || stamp < seq + cap,
@@ -122,16 +124,23 @@ impl RingReader {
                 );
                 break;
             }
-            let words = [slot.words[0].load(order), slot.words[1].load(order), slot.words[2].load(order)];
-            match Sample::from_words(words) {
-                Some(sample) => out.push(sample),
-                None => {
-                    // Only a torn copy decodes to nothing; validation discards the slot.
-                    assert!(lossy, "sample ring: undecodable slot at sample {seq} for a lossless reader");
-                    break;
+            ready += 1;
+        }
+        out.reserve(ready as usize);
+        let mut seq = first;
+        'copy: for span in ring.spans(first, ready) {
+            for w in &ring.words[span] {
+                let words = [w[0].load(order), w[1].load(order), w[2].load(order)];
+                match Sample::from_words(words) {
+                    Some(sample) => out.push(sample),
+                    None => {
+                        // Only a torn copy decodes to nothing; validation discards the slot.
+                        assert!(lossy, "sample ring: undecodable slot at sample {seq} for a lossless reader");
+                        break 'copy;
+                    }
                 }
+                seq += 1;
             }
-            seq += 1;
         }
         if lossy {
             // Orders the word loads above before the head load that validates them.

@@ -1,6 +1,9 @@
 //! Loom models of the lock-free core: every interleaving (up to a preemption bound) of small rings.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=/tmp/target-loom cargo test -p edge-agent --release --lib ring`
+//! Run from the workspace root (RUSTFLAGS would also put cfg(loom) on tokio, which then lacks the
+//! `net` module axum needs, hence a wrapper that sets it on edge-agent only):
+//! `RUSTC_WORKSPACE_WRAPPER=$PWD/edge-agent/src/ring/loom-rustc.sh CARGO_TARGET_DIR=/tmp/target-loom \
+//!  cargo test -p edge-agent --release --lib ring`
 
 use loom::thread;
 

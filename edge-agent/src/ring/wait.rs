@@ -25,7 +25,7 @@ impl Waiters {
     }
 
     /// Called after the state change a sleeper may wait for. The SeqCst fence pairs with the one in
-    /// `wait_until`: either we see the sleeper, or the sleeper's re-check sees our change.
+    /// `prepare`: either we see the sleeper, or the sleeper's re-check sees our change.
     pub(crate) fn wake(&self) {
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Acquire) != 0 {
@@ -40,26 +40,20 @@ impl Waiters {
 
     /// Resolves once `ready()` holds, parking in between.
     pub(crate) async fn wait_until(&self, mut ready: impl FnMut() -> bool) {
-        loop {
+        while !ready() {
+            let parked = self.prepare();
             if ready() {
                 return;
             }
-            // Created before the counter goes up: tokio guarantees a `Notified` sees every
-            // `notify_waiters` issued after its creation, even before it is first polled.
-            let notified = self.notify.notified();
-            self.sleepers.fetch_add(1, Ordering::SeqCst);
-            let _sleeper = Sleeper(&self.sleepers);
-            fence(Ordering::SeqCst);
-            if ready() {
-                return;
-            }
-            notified.await;
+            parked.notified.await;
         }
     }
 
     /// Like `wait_until`, for a check that needs `&mut` state the closure cannot borrow
     /// (a reader copying samples out): returns a guard to hold across the re-check and the await.
     pub(crate) fn prepare(&self) -> Parked<'_> {
+        // Created before the counter goes up: tokio guarantees a `Notified` sees every
+        // `notify_waiters` issued after its creation, even before it is first polled.
         let notified = self.notify.notified();
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         let sleeper = Sleeper(&self.sleepers);

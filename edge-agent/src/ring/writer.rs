@@ -30,7 +30,7 @@ impl RingWriter {
     /// not taken yet. Never blocks; `Accepted(0)` means the ring is full for now.
     pub fn try_push(&self, batch: &[Sample]) -> PushOutcome {
         let ring = &*self.ring;
-        let cap = ring.slots.len() as u64;
+        let cap = ring.lap();
         // Acquire pairs with the Release below: a limit computed by another thread sharing this handle
         // brings along the reader progress it was computed from.
         let mut limit = self.limit.load(Ordering::Acquire);
@@ -63,19 +63,38 @@ impl RingWriter {
         // A lossy reader that copies a word we store below also sees our claim when it re-reads the
         // head afterwards, which is how it detects having been lapped.
         fence(Ordering::Release);
-        for (i, sample) in batch[..n as usize].iter().enumerate() {
-            let seq = first + i as u64;
-            let slot = ring.slot(seq);
-            // The previous lap of this slot must be published first, or two writers would share it.
-            // Only possible without a lossless reader: a gate already implies it.
-            let mut spins = 0;
-            while slot.stamp.load(Ordering::Acquire) != seq {
-                backoff(&mut spins);
+        // A run wraps at most once: walking it as (at most) two slices keeps bounds checks off the
+        // per-sample path.
+        let spans = ring.spans(first, n);
+        // The previous lap of each slot must be published first, or two writers would share it.
+        // Only possible without a lossless reader: a gate already implies it.
+        let mut seq = first;
+        for span in spans.clone() {
+            for stamp in &ring.stamps[span] {
+                let mut spins = 0;
+                while stamp.load(Ordering::Acquire) != seq {
+                    backoff(&mut spins);
+                }
+                seq += 1;
             }
-            for (word, value) in slot.words.iter().zip(sample.to_words()) {
-                word.store(value, Ordering::Relaxed);
+        }
+        let mut samples = batch.iter();
+        for span in spans.clone() {
+            for (slot, sample) in ring.words[span].iter().zip(&mut samples) {
+                let [w0, w1, w2] = sample.to_words();
+                slot[0].store(w0, Ordering::Relaxed);
+                slot[1].store(w1, Ordering::Relaxed);
+                slot[2].store(w2, Ordering::Relaxed);
             }
-            slot.stamp.store(seq + cap, Ordering::Release);
+        }
+        // Last stamp first: a reader waiting on the run's first sample then finds the whole run
+        // ready, instead of chasing the writer slot by slot and bouncing every cache line.
+        let mut seq = first + n;
+        for span in spans.into_iter().rev() {
+            for stamp in ring.stamps[span].iter().rev() {
+                seq -= 1;
+                stamp.store(seq + cap, Ordering::Release);
+            }
         }
         ring.data.wake();
         PushOutcome::Accepted(n as usize)
