@@ -5,6 +5,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 pub mod line_protocol;
+pub mod modbus;
 pub mod sample;
 #[cfg(feature = "std")]
 pub mod tag;

@@ -1,0 +1,16 @@
+//! Modbus, sans-IO: register values and addresses. `no_std`, no allocation, never panics on input.
+//!
+//! - [`value`]: one tag's registers to a [`crate::Value`] and back ([`TagCodec`], [`DataType`]).
+//! - [`order`]: ABCD/CDAB/BADC/DCBA over 1, 2 and 4 registers ([`ByteOrder`]).
+//! - [`address`]: `"holding:3054"` and `40001`-style addresses to wire addresses ([`Address`], [`Space`]).
+
+pub mod address;
+pub mod order;
+pub mod value;
+
+#[cfg(test)]
+mod value_tests;
+
+pub use address::{Address, AddressError, Base, Space};
+pub use order::{ByteOrder, UnknownByteOrder};
+pub use value::{DataType, TagCodec, UnknownDataType, ValueError};
