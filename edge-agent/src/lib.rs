@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod ring;
 pub mod runtime;
 pub mod status;
+pub mod store;
 pub mod supervisor;
