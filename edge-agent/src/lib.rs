@@ -11,3 +11,4 @@ pub mod ring;
 pub mod runtime;
 pub mod status;
 pub mod supervisor;
+pub mod uplink;
