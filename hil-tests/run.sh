@@ -9,8 +9,9 @@ root=$(pwd)
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Debian packages the tests need (none yet beyond the toolchain); listed here so a fresh machine gets them.
-apt_packages=()
+# Debian packages the tests need; listed here so a fresh machine gets them.
+# victoria-metrics, influxdb: real historians the uplink tests write to (edge-agent/tests/support/historians.rs).
+apt_packages=(victoria-metrics influxdb)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

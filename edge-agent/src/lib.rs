@@ -12,3 +12,4 @@ pub mod runtime;
 pub mod status;
 pub mod store;
 pub mod supervisor;
+pub mod uplink;
