@@ -3,14 +3,19 @@
 //! - [`value`]: one tag's registers to a [`crate::Value`] and back ([`TagCodec`], [`DataType`]).
 //! - [`order`]: ABCD/CDAB/BADC/DCBA over 1, 2 and 4 registers ([`ByteOrder`]).
 //! - [`address`]: `"holding:3054"` and `40001`-style addresses to wire addresses ([`Address`], [`Space`]).
+//! - [`plan`]: the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Span`]).
 
 pub mod address;
 pub mod order;
+pub mod plan;
 pub mod value;
 
+#[cfg(test)]
+mod plan_tests;
 #[cfg(test)]
 mod value_tests;
 
 pub use address::{Address, AddressError, Base, Space};
 pub use order::{ByteOrder, UnknownByteOrder};
+pub use plan::{BuffersTooSmall, Limits, Served, Span, TagError, plan};
 pub use value::{DataType, TagCodec, UnknownDataType, ValueError};
