@@ -1,15 +1,19 @@
-//! Modbus, sans-IO: register values and addresses. `no_std`, no allocation, never panics on input.
+//! Modbus, sans-IO: register values, addresses, read planning, PDUs and RTU/TCP framing. `no_std`, no allocation, never panics on input.
 //!
 //! - [`value`]: one tag's registers to a [`crate::Value`] and back ([`TagCodec`], [`DataType`]).
 //! - [`order`]: ABCD/CDAB/BADC/DCBA over 1, 2 and 4 registers ([`ByteOrder`]).
 //! - [`address`]: `"holding:3054"` and `40001`-style addresses to wire addresses ([`Address`], [`Space`]).
+//! - [`pdu`]: requests to bytes and response bytes to data or an [`Exception`] ([`Request`], [`Response`]).
 //! - [`plan`]: the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Span`]).
 
 pub mod address;
 pub mod order;
+pub mod pdu;
 pub mod plan;
 pub mod value;
 
+#[cfg(test)]
+mod pdu_tests;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
@@ -17,5 +21,6 @@ mod value_tests;
 
 pub use address::{Address, AddressError, Base, Space};
 pub use order::{ByteOrder, UnknownByteOrder};
+pub use pdu::{EncodeError, Exception, PduError, Request, Response, decode_response};
 pub use plan::{BuffersTooSmall, Limits, Served, Span, TagError, plan};
 pub use value::{DataType, TagCodec, UnknownDataType, ValueError};
