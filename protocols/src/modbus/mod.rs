@@ -5,11 +5,13 @@
 //! - [`address`]: `"holding:3054"` and `40001`-style addresses to wire addresses ([`Address`], [`Space`]).
 //! - [`pdu`]: requests to bytes and response bytes to data or an [`Exception`] ([`Request`], [`Response`]).
 //! - [`plan`]: the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Span`]).
+//! - [`rtu`]: serial framing with CRC-16, a stream decoder for responses, and t3.5 ([`RtuFrame`]).
 
 pub mod address;
 pub mod order;
 pub mod pdu;
 pub mod plan;
+pub mod rtu;
 pub mod value;
 
 #[cfg(test)]
@@ -17,10 +19,13 @@ mod pdu_tests;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
+mod rtu_tests;
+#[cfg(test)]
 mod value_tests;
 
 pub use address::{Address, AddressError, Base, Space};
 pub use order::{ByteOrder, UnknownByteOrder};
 pub use pdu::{EncodeError, Exception, PduError, Request, Response, decode_response};
 pub use plan::{BuffersTooSmall, Limits, Served, Span, TagError, plan};
+pub use rtu::{RtuError, RtuFrame};
 pub use value::{DataType, TagCodec, UnknownDataType, ValueError};
