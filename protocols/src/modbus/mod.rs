@@ -6,12 +6,14 @@
 //! - [`pdu`]: requests to bytes and response bytes to data or an [`Exception`] ([`Request`], [`Response`]).
 //! - [`plan`]: the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Span`]).
 //! - [`rtu`]: serial framing with CRC-16, a stream decoder for responses, and t3.5 ([`RtuFrame`]).
+//! - [`tcp`]: the MBAP header and a stream decoder for Modbus TCP ([`Mbap`], [`TcpFrame`]).
 
 pub mod address;
 pub mod order;
 pub mod pdu;
 pub mod plan;
 pub mod rtu;
+pub mod tcp;
 pub mod value;
 
 #[cfg(test)]
@@ -28,4 +30,5 @@ pub use order::{ByteOrder, UnknownByteOrder};
 pub use pdu::{EncodeError, Exception, PduError, Request, Response, decode_response};
 pub use plan::{BuffersTooSmall, Limits, Served, Span, TagError, plan};
 pub use rtu::{RtuError, RtuFrame};
+pub use tcp::{Mbap, MbapError, TcpFrame};
 pub use value::{DataType, TagCodec, UnknownDataType, ValueError};
