@@ -1,10 +1,11 @@
-//! Modbus, sans-IO: register values, addresses, read planning, PDUs and RTU/TCP framing. `no_std`, no allocation, never panics on input.
+//! Modbus, sans-IO: register values, addresses, read planning, PDUs and RTU/TCP framing.
+//! `no_std`, no allocation, never panics on input.
 //!
 //! - [`value`]: one tag's registers to a [`crate::Value`] and back ([`TagCodec`], [`DataType`]).
 //! - [`order`]: ABCD/CDAB/BADC/DCBA over 1, 2 and 4 registers ([`ByteOrder`]).
 //! - [`address`]: `"holding:3054"` and `40001`-style addresses to wire addresses ([`Address`], [`Space`]).
 //! - [`pdu`]: requests to bytes and response bytes to data or an [`Exception`] ([`Request`], [`Response`]).
-//! - [`plan`]: the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Span`]).
+//! - [`plan`](mod@plan): the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Span`]).
 //! - [`rtu`]: serial framing with CRC-16, a stream decoder for responses, and t3.5 ([`RtuFrame`]).
 //! - [`tcp`]: the MBAP header and a stream decoder for Modbus TCP ([`Mbap`], [`TcpFrame`]).
 

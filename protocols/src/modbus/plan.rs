@@ -16,7 +16,7 @@
 //! `k` reads the sweep has served at least as many tags as the other plan has after `k` groups
 //! ("greedy stays ahead"), and it never needs more reads. `plan_tests.rs` checks this against brute force.
 //!
-//! No allocation: the caller passes the buffers ([`plan`]); with `std`, [`plan_vec`] allocates them.
+//! No allocation: the caller passes the buffers ([`plan`]); with `std`, `plan_vec` allocates them.
 
 use core::fmt;
 
