@@ -8,21 +8,50 @@ use protocols::line_protocol::{FieldValue, LineError, Point, write_point};
 use protocols::{Sample, TextPool, Value};
 
 use crate::config::Config;
+use crate::store::Dictionary;
 
-/// Appends the point for `sample` (one line, with its newline) to `out`. Nothing is appended on error.
-pub fn write_sample(
+/// The names of a config's tags, as the store keeps them beside the samples.
+pub fn dictionary(config: &Config) -> Dictionary {
+    Dictionary {
+        site: config.agent.site.clone(),
+        gateway: config.agent.gateway.clone(),
+        tags: config.tags.info.iter().map(|t| (t.device.clone(), t.name.clone())).collect(),
+    }
+}
+
+/// Why a sample has no point.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("tag id {0} is not in the segment's dictionary")]
+    UnknownTag(u32),
+    #[error(transparent)]
+    Line(#[from] LineError),
+}
+
+/// [`write_sample`] with the text values of a running generation.
+pub fn write_live(
     out: &mut String,
-    config: &Config,
+    dict: &Dictionary,
     texts: &TextPool,
     sample: &Sample,
-) -> Result<(), LineError> {
-    let info = &config.tags.info[sample.tag.0 as usize];
-    let tags = [
-        ("site", config.agent.site.as_str()),
-        ("gateway", config.agent.gateway.as_str()),
-        ("tag", info.name.as_str()),
-    ];
-    let text;
+) -> Result<(), ExportError> {
+    let text = match sample.value {
+        Value::Text(id) => texts.get(id),
+        _ => None,
+    };
+    write_sample(out, dict, sample, text.as_deref())
+}
+
+/// Appends the point for `sample` (one line, with its newline) to `out`; `text` is the sample's text value,
+/// if it has one. Nothing is appended on error.
+pub fn write_sample(
+    out: &mut String,
+    dict: &Dictionary,
+    sample: &Sample,
+    text: Option<&str>,
+) -> Result<(), ExportError> {
+    let (device, name) = dict.tags.get(sample.tag.0 as usize).ok_or(ExportError::UnknownTag(sample.tag.0))?;
+    let tags = [("site", dict.site.as_str()), ("gateway", dict.gateway.as_str()), ("tag", name.as_str())];
     let mut fields: Vec<(&str, FieldValue<'_>)> = Vec::with_capacity(3);
     match sample.value {
         Value::Bool(b) => fields.push(("value", FieldValue::Bool(b))),
@@ -31,9 +60,8 @@ pub fn write_sample(
         // A Bad sample's NaN has no line-protocol form; its quality fields carry the point.
         Value::Float(f) if f.is_finite() => fields.push(("value", FieldValue::Float(f))),
         Value::Float(_) => {}
-        Value::Text(id) => {
-            text = texts.get(id);
-            if let Some(t) = text.as_deref() {
+        Value::Text(_) => {
+            if let Some(t) = text {
                 fields.push(("value", FieldValue::Str(t)));
             }
         }
@@ -46,12 +74,9 @@ pub fn write_sample(
             fields.push(("reason", FieldValue::Str(&reason)));
         }
     }
-    let point = Point {
-        measurement: &info.device,
-        tags: &tags,
-        fields: &fields,
-        timestamp_ns: Some(sample.ts.as_nanos()),
-    };
+    let point =
+        Point { measurement: device, tags: &tags, fields: &fields, timestamp_ns: Some(sample.ts.as_nanos()) };
     let mark = out.len();
-    write_point(out, &point).inspect_err(|_| out.truncate(mark))
+    write_point(out, &point).inspect_err(|_| out.truncate(mark))?;
+    Ok(())
 }

@@ -14,6 +14,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::config::{self, Config};
 use crate::http::{AgentState, HttpServer};
 use crate::runtime::Running;
+use crate::store::Store;
+use crate::store::persist::Persist;
 
 /// Stop must finish well inside systemd's default 90 s and the 5 s operators expect.
 pub const STOP_GRACE: Duration = Duration::from_secs(4);
@@ -26,12 +28,23 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
 
     let listen = config.api.listen;
     let site = format!("{}/{}", config.agent.site, config.agent.gateway);
-    let mut running = Running::start(config, clock.clone(), process_start);
+    let store_dir = config.agent.data_dir.join("store");
+    let store = Store::open(&store_dir, &config.store).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; the agent keeps every sample there: make data_dir under [agent] writable for its user"
+        )
+    })?;
+    tracing::info!(dir = %store_dir.display(), head = store.head(), "store open");
+    let store_cfg = config.store.clone();
+    let persist =
+        Persist::start(store, tokio::runtime::Handle::current()).context("starting the store thread")?;
+    let mut running = Running::start(config, clock.clone(), process_start, Some(&persist));
     let state = Arc::new(AgentState::new(running.generation.clone(), process_start));
     let mut http = match HttpServer::bind(listen, state.clone()).await {
         Ok(http) => http,
         Err(e) => {
             running.stop(STOP_GRACE).await;
+            let _ = tokio::task::spawn_blocking(move || persist.stop()).await;
             anyhow::bail!("api.listen {listen}: {e}; free the port or set another `listen` under [api]");
         }
     };
@@ -43,7 +56,7 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
             _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = sighup.recv() => {
-                running = reload(&path, running, &state, &mut http, clock.clone(), process_start).await;
+                running = reload(&path, running, &state, &mut http, clock.clone(), process_start, &persist, &store_cfg).await;
             }
         }
     }
@@ -51,6 +64,8 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
     crate::status::clear();
     let stopping = Instant::now();
     running.stop(STOP_GRACE).await;
+    // The store thread takes what the ring still held, then syncs.
+    let _ = tokio::task::spawn_blocking(move || persist.stop()).await;
     http.stop().await;
     tracing::info!(elapsed_ms = stopping.elapsed().as_millis() as u64, "stopped");
     Ok(())
@@ -64,6 +79,8 @@ async fn reload(
     http: &mut HttpServer,
     clock: Arc<dyn Clock>,
     process_start: Instant,
+    persist: &Persist,
+    store_cfg: &crate::store::StoreConfig,
 ) -> Running {
     let refuse = |why: String| {
         state.reloads_failed.fetch_add(1, Ordering::Relaxed);
@@ -86,8 +103,13 @@ async fn reload(
             }
         }
     }
+    if &next.store != store_cfg {
+        tracing::warn!(
+            "SIGHUP: [store] settings take effect at the next start; the store keeps its current ones"
+        );
+    }
     running.stop(STOP_GRACE).await;
-    let started = Running::start(next, clock, process_start);
+    let started = Running::start(next, clock, process_start, Some(persist));
     state.swap(started.generation.clone());
     state.reloads_ok.fetch_add(1, Ordering::Relaxed);
     tracing::info!(config = %path.display(), devices = started.generation.devices.len(), "SIGHUP: config reloaded");

@@ -5,6 +5,7 @@
 mod check;
 mod diag;
 mod env;
+pub mod outputs;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 pub use diag::{ConfigErrors, Diagnostic};
+pub use outputs::{HistorianApi, UplinkConfig};
 
 use crate::engine::alarm::AlarmConfig;
 
@@ -121,10 +123,12 @@ pub struct Config {
     pub sim_devices: Vec<SimDeviceConfig>,
     pub alarms: Vec<AlarmConfig>,
     pub tags: TagTable,
+    pub store: crate::store::StoreConfig,
+    pub uplinks: Vec<UplinkConfig>,
 }
 
 /// Sections a file may have; later issues add links of other protocols and uplinks here.
-const SECTIONS: &[&str] = &["agent", "api", "sim", "alarm"];
+const SECTIONS: &[&str] = &["agent", "api", "store", "uplink", "sim", "alarm"];
 
 /// Reads, checks and resolves the file at `path`, taking `${NAME}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -156,6 +160,8 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     let mut api = None;
     let mut sim_devices = Vec::new();
     let mut alarms = Vec::new();
+    let mut store = None;
+    let mut uplinks = Vec::new();
     let mut devices_read = true;
     for (key, value) in root {
         match key.get_ref().as_ref() {
@@ -167,6 +173,14 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 devices_read = errors.len() == before;
             }
             "alarm" => alarms = items::<AlarmConfig>("alarm", value, &mut errors),
+            "store" => {
+                store =
+                    section::<outputs::StoreToml>(value, &mut errors).map(|t| outputs::store(t, &mut errors))
+            }
+            "uplink" => {
+                let read = items::<outputs::UplinkToml>("uplink", value, &mut errors);
+                uplinks = outputs::uplinks(read, &mut errors);
+            }
             other => errors.push(
                 Some(key.span()),
                 format!("unknown section `{other}`; expected one of {}", SECTIONS.join(", ")),
@@ -181,7 +195,16 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Config { origin: origin.to_owned(), agent, api, sim_devices, alarms, tags })
+    Ok(Config {
+        origin: origin.to_owned(),
+        agent,
+        api,
+        sim_devices,
+        alarms,
+        tags,
+        store: store.unwrap_or_default(),
+        uplinks,
+    })
 }
 
 /// toml's syntax messages, with the hint an engineer needs most often.

@@ -23,7 +23,20 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
             })
         })
         .collect();
-    let all_up = generation.devices.iter().all(|d| d.is_up());
+    let uplinks: Vec<Json_> = generation
+        .uplinks
+        .iter()
+        .map(|u| {
+            json!({
+                "name": u.name,
+                "up": u.up.load(std::sync::atomic::Ordering::Relaxed),
+                "backlog": u.backlog.load(std::sync::atomic::Ordering::Relaxed),
+                "last_error": u.last_error(),
+            })
+        })
+        .collect();
+    let all_up = generation.devices.iter().all(|d| d.is_up())
+        && generation.uplinks.iter().all(|u| u.up.load(std::sync::atomic::Ordering::Relaxed));
     let ring = generation.ring.stats();
     Json(json!({
         "status": if all_up { "ok" } else { "degraded" },
@@ -33,6 +46,7 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
         "uptime_s": state.process_start.elapsed().as_secs(),
         "config": generation.config.origin,
         "devices": devices,
+        "uplinks": uplinks,
         "ring": { "capacity": ring.capacity, "depth": ring.depth },
     }))
 }

@@ -3,6 +3,7 @@
 
 mod health;
 mod prom;
+mod prom_outputs;
 mod tags;
 
 use std::net::SocketAddr;

@@ -111,6 +111,7 @@ pub fn render(state: &AgentState) -> String {
             &[("result", "refused")],
             state.reloads_failed.load(Relaxed) as f64,
         );
+    super::prom_outputs::render(&g, &mut e);
     e.family("edge_agent_uptime_seconds", "gauge", "Seconds since the agent started.").sample(
         "edge_agent_uptime_seconds",
         &[],
@@ -159,7 +160,7 @@ high = 0.5
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_device_emits_every_family() {
         let config = crate::config::parse(PLANT, "t.toml", &|_| None).unwrap();
-        let running = Running::start(config, Arc::new(SystemClock), Instant::now());
+        let running = Running::start(config, Arc::new(SystemClock), Instant::now(), None);
         let state = AgentState::new(running.generation.clone(), Instant::now());
         let deadline = Instant::now() + Duration::from_secs(10);
         while running.generation.devices.iter().any(|d| d.scans.load(Relaxed) < 2)

@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::ring::{ReadPolicy, Ring, RingReader};
+use crate::store::persist::{Feed, Persist};
+use crate::uplink::UplinkStats;
 use engines::{EngineSet, EngineStats};
 use snapshot::Snapshot;
 use writes::WriteRouter;
@@ -35,6 +37,9 @@ pub struct Generation {
     pub texts: Arc<TextPool>,
     pub writes: WriteRouter,
     pub started: Instant,
+    /// The durable store, when this generation feeds one (`run`, not `test`).
+    pub store: Option<Arc<crate::store::Shared>>,
+    pub uplinks: Vec<Arc<UplinkStats>>,
 }
 
 /// A running driver and the task that watches it.
@@ -84,18 +89,26 @@ pub struct Running {
     stop_drivers: watch::Sender<bool>,
     drivers: Vec<LinkTask>,
     readers: Vec<JoinHandle<()>>,
+    stop_uplinks: watch::Sender<bool>,
+    uplinks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
-    /// Starts every driver and reader of `config`. Must be called inside the tokio runtime.
-    pub fn start(config: Config, clock: Arc<dyn Clock>, process_start: Instant) -> Running {
-        Self::start_inner(config, clock, process_start, false).0
+    /// Starts every driver and reader of `config`, feeding `store` and its uplinks when given. Must be
+    /// called inside the tokio runtime.
+    pub fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        process_start: Instant,
+        store: Option<&Persist>,
+    ) -> Running {
+        Self::start_inner(config, clock, process_start, false, store).0
     }
 
     /// Starts the drivers only, with a lossless tap on the ring in place of the engines: `edge-agent test`
     /// runs the engines itself, once, on what one scan acquired.
     pub fn start_tapped(config: Config, clock: Arc<dyn Clock>) -> (Running, RingReader) {
-        let (running, tap) = Self::start_inner(config, clock, Instant::now(), true);
+        let (running, tap) = Self::start_inner(config, clock, Instant::now(), true, None);
         (running, tap.expect("a tapped start makes a tap"))
     }
 
@@ -104,6 +117,7 @@ impl Running {
         clock: Arc<dyn Clock>,
         process_start: Instant,
         tapped: bool,
+        store: Option<&Persist>,
     ) -> (Running, Option<RingReader>) {
         let config = Arc::new(config);
         let links = plant::plan_links(&config);
@@ -122,6 +136,27 @@ impl Running {
             process_start,
         )));
         let tap = tapped.then(|| ring.reader("tap", ReadPolicy::Lossless));
+        if let Some(persist) = store {
+            persist.feed(Feed {
+                reader: ring.reader("store", ReadPolicy::Lossless),
+                dict: crate::export::dictionary(&config),
+                texts: texts.clone(),
+            });
+        }
+        let (stop_uplinks, uplinks_stop) = watch::channel(false);
+        let mut uplink_stats = Vec::new();
+        let mut uplinks = Vec::new();
+        for cfg in config.uplinks.iter().filter(|_| store.is_some()) {
+            let stats = Arc::new(UplinkStats::new(&cfg.name));
+            uplink_stats.push(stats.clone());
+            let shared = store.expect("filtered").shared.clone();
+            uplinks.push(tokio::spawn(crate::uplink::sender::run(
+                cfg.clone(),
+                shared,
+                stats,
+                uplinks_stop.clone(),
+            )));
+        }
         if !tapped {
             readers.push(tokio::spawn(engines::run(
                 EngineSet::from_config(&config),
@@ -176,8 +211,10 @@ impl Running {
             texts,
             writes,
             started: Instant::now(),
+            store: store.map(|p| p.shared.clone()),
+            uplinks: uplink_stats,
         });
-        (Running { generation, stop_drivers, drivers, readers }, tap)
+        (Running { generation, stop_drivers, drivers, readers, stop_uplinks, uplinks }, tap)
     }
 
     /// Stops acquisition, lets every reader drain the ring, and waits at most `grace` in all.
@@ -196,6 +233,17 @@ impl Running {
             let abort = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 tracing::warn!("a ring reader did not drain in time; aborted");
+                abort.abort();
+            }
+        }
+        // Uplinks save their position; what they had not sent is resent by the next generation or start.
+        let _ = self.stop_uplinks.send(true);
+        for task in self.uplinks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!(
+                    "an uplink did not stop in time; aborted (it resends from its saved position)"
+                );
                 abort.abort();
             }
         }

@@ -1,4 +1,9 @@
-//! The historian uplink: the HTTP write client and the retry pacing around it.
+//! The historian uplink: the HTTP write client, the retry pacing around it, and the task that sends the
+//! store's contents in order.
 
 pub mod backoff;
 pub mod influx;
+pub mod quarantine;
+pub mod sender;
+
+pub use sender::UplinkStats;

@@ -1,0 +1,113 @@
+//! /metrics for the durable store and the uplinks.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::metrics::Exposition;
+use crate::runtime::Generation;
+
+pub fn render(g: &Generation, e: &mut Exposition) {
+    if let Some(store) = &g.store {
+        let c = &store.counters;
+        let gauge = |e: &mut Exposition, name: &str, help: &str, v: u64| {
+            e.family(name, "gauge", help).sample(name, &[], v as f64);
+        };
+        let counter = |e: &mut Exposition, name: &str, help: &str, v: u64| {
+            e.family(name, "counter", help).sample(name, &[], v as f64);
+        };
+        counter(
+            e,
+            "edge_store_appended_samples_total",
+            "Samples written to the store.",
+            c.appended_samples.load(Relaxed),
+        );
+        counter(
+            e,
+            "edge_store_appended_bytes_total",
+            "Bytes written to the store.",
+            c.appended_bytes.load(Relaxed),
+        );
+        counter(e, "edge_store_syncs_total", "fsyncs of the store (group commits).", c.syncs.load(Relaxed));
+        e.family(
+            "edge_store_dropped_samples_total",
+            "counter",
+            "Samples the store dropped before every uplink sent them, by reason.",
+        )
+        .sample(
+            "edge_store_dropped_samples_total",
+            &[("reason", "max_bytes")],
+            c.dropped_max_bytes.load(Relaxed) as f64,
+        )
+        .sample(
+            "edge_store_dropped_samples_total",
+            &[("reason", "write_failed")],
+            c.dropped_write_failed.load(Relaxed) as f64,
+        );
+        counter(
+            e,
+            "edge_store_torn_bytes_total",
+            "Bytes of records torn by a crash, cut at start-up.",
+            c.torn_bytes.load(Relaxed),
+        );
+        gauge(e, "edge_store_disk_bytes", "Bytes the store holds on disk.", c.disk_bytes.load(Relaxed));
+        gauge(e, "edge_store_max_bytes", "The store's cap ([store] max_bytes).", g.config.store.max_bytes);
+        gauge(e, "edge_store_segments", "Segment files in the store.", c.segments.load(Relaxed));
+        gauge(
+            e,
+            "edge_store_unsynced_samples",
+            "Samples appended but not yet fsynced: what a power cut would take.",
+            c.unsynced_samples.load(Relaxed),
+        );
+    }
+    type Get = fn(&crate::uplink::UplinkStats) -> f64;
+    let families: [(&str, &str, &str, Get); 9] = [
+        ("edge_uplink_up", "gauge", "1 if the historian took the last write.", |u| {
+            u.up.load(Relaxed) as u8 as f64
+        }),
+        ("edge_uplink_sent_samples_total", "counter", "Samples the historian acknowledged.", |u| {
+            u.sent_samples.load(Relaxed) as f64
+        }),
+        (
+            "edge_uplink_backlog_samples",
+            "gauge",
+            "Samples in the store not yet acknowledged by this uplink.",
+            |u| u.backlog.load(Relaxed) as f64,
+        ),
+        (
+            "edge_uplink_writes_failed_total",
+            "counter",
+            "Writes that will be retried (historian down, 5xx, 429, timeouts).",
+            |u| u.writes_failed.load(Relaxed) as f64,
+        ),
+        ("edge_uplink_writes_rejected_total", "counter", "Writes the historian refused as malformed.", |u| {
+            u.writes_rejected.load(Relaxed) as f64
+        }),
+        (
+            "edge_uplink_quarantined_lines_total",
+            "counter",
+            "Lines kept in quarantine/ instead of resent.",
+            |u| u.quarantined_lines.load(Relaxed) as f64,
+        ),
+        (
+            "edge_uplink_dropped_samples_total",
+            "counter",
+            "Samples dropped from the store (max_bytes) before this uplink sent them.",
+            |u| u.dropped_samples.load(Relaxed) as f64,
+        ),
+        ("edge_uplink_corrupt_records_total", "counter", "Corrupt store records this uplink skipped.", |u| {
+            u.corrupt_records.load(Relaxed) as f64
+        }),
+        ("edge_uplink_corrupt_samples_total", "counter", "Samples lost inside corrupt store records.", |u| {
+            u.corrupt_samples.load(Relaxed) as f64
+        }),
+    ];
+    for (name, kind, help, get) in families {
+        e.family(name, kind, help);
+        for u in &g.uplinks {
+            e.sample(name, &[("uplink", &u.name)], get(u));
+        }
+    }
+    e.family("edge_uplink_write_duration_seconds", "histogram", "Time for one write to the historian.");
+    for u in &g.uplinks {
+        e.histogram("edge_uplink_write_duration_seconds", &[("uplink", &u.name)], &u.write_latency);
+    }
+}
