@@ -44,7 +44,7 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
         Ok(http) => http,
         Err(e) => {
             running.stop(STOP_GRACE).await;
-            let _ = tokio::task::spawn_blocking(move || persist.stop()).await;
+            let _ = tokio::task::spawn_blocking(move || durable.0.stop()).await;
             anyhow::bail!("api.listen {listen}: {e}; free the port or set another `listen` under [api]");
         }
     };
@@ -56,7 +56,7 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
             _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = sighup.recv() => {
-                running = reload(&path, running, &state, &mut http, clock.clone(), process_start, &persist, &store_cfg).await;
+                running = reload(&path, running, &state, &mut http, clock.clone(), process_start, &durable).await;
             }
         }
     }
@@ -65,7 +65,7 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
     let stopping = Instant::now();
     running.stop(STOP_GRACE).await;
     // The store thread takes what the ring still held, then syncs.
-    let _ = tokio::task::spawn_blocking(move || persist.stop()).await;
+    let _ = tokio::task::spawn_blocking(move || durable.0.stop()).await;
     http.stop().await;
     tracing::info!(elapsed_ms = stopping.elapsed().as_millis() as u64, "stopped");
     Ok(())
@@ -79,8 +79,7 @@ async fn reload(
     http: &mut HttpServer,
     clock: Arc<dyn Clock>,
     process_start: Instant,
-    persist: &Persist,
-    store_cfg: &crate::store::StoreConfig,
+    (persist, store_cfg): &(Persist, crate::store::StoreConfig),
 ) -> Running {
     let refuse = |why: String| {
         state.reloads_failed.fetch_add(1, Ordering::Relaxed);
