@@ -35,10 +35,10 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
         )
     })?;
     tracing::info!(dir = %store_dir.display(), head = store.head(), "store open");
-    let store_cfg = config.store.clone();
     let persist =
         Persist::start(store, tokio::runtime::Handle::current()).context("starting the store thread")?;
-    let mut running = Running::start(config, clock.clone(), process_start, Some(&persist));
+    let durable = (persist, config.store.clone());
+    let mut running = Running::start(config, clock.clone(), process_start, Some(&durable.0));
     let state = Arc::new(AgentState::new(running.generation.clone(), process_start));
     let mut http = match HttpServer::bind(listen, state.clone()).await {
         Ok(http) => http,
