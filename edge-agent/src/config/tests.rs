@@ -91,7 +91,19 @@ fn each_mistake_is_reported_where_it_is() {
         (
             "[[alarm]]",
             "[alarms]\nx = 1\n[[alarm]]",
-            "13:2: unknown section `alarms`; expected one of agent, api, sim, alarm",
+            "13:2: unknown section `alarms`; expected one of agent, api, store, uplink, sim, alarm",
+        ),
+        ("[agent]", "[store]\nmax_bytes = \"1 TB\"\n[agent]", "3:13: `1 TB` is not a size"),
+        ("[agent]", "[store]\nsync = \"sometimes\"\n[agent]", "3:8: sync `sometimes`: write \"always\""),
+        (
+            "[agent]",
+            "[[uplink]]\nname = \"h\"\ntype = \"influxdb_v2\"\nurl = \"http://h:8086\"\norg = \"o\"\nbucket = \"b\"\n[agent]",
+            "4:8: an influxdb_v2 uplink needs `token`",
+        ),
+        (
+            "[agent]",
+            "[[uplink]]\nname = \"h\"\ntype = \"influx\"\nurl = \"http://h:8086\"\n[agent]",
+            "4:8: uplink type `influx`",
         ),
         (
             "[agent]",
