@@ -3,6 +3,11 @@
 //! `<device>,site=..,gateway=..,tag=<tag> value=<v>[,quality="bad",reason="timeout"] <ts>`: one series per
 //! tag, so a resent sample lands on the same series and timestamp and the historian stores it once. Quality
 //! travels as fields, never as a tag, so a tag going bad does not split its series.
+//!
+//! The field is named by the value's type, because InfluxDB fixes a field's type per measurement (shard)
+//! and refuses a write that mixes them: a device's float tags write `value`, its counters `value_int`
+//! (exact, with `i`), switches `value_bool`, texts `value_text`. InfluxDB 1.x has no unsigned type, so
+//! unsigned values are written as integers, and the few above i64::MAX as floats.
 
 use protocols::line_protocol::{FieldValue, LineError, Point, write_point};
 use protocols::{Sample, TextPool, Value};
@@ -54,15 +59,18 @@ pub fn write_sample(
     let tags = [("site", dict.site.as_str()), ("gateway", dict.gateway.as_str()), ("tag", name.as_str())];
     let mut fields: Vec<(&str, FieldValue<'_>)> = Vec::with_capacity(3);
     match sample.value {
-        Value::Bool(b) => fields.push(("value", FieldValue::Bool(b))),
-        Value::Int(i) => fields.push(("value", FieldValue::Int(i))),
-        Value::UInt(u) => fields.push(("value", FieldValue::UInt(u))),
+        Value::Bool(b) => fields.push(("value_bool", FieldValue::Bool(b))),
+        Value::Int(i) => fields.push(("value_int", FieldValue::Int(i))),
+        Value::UInt(u) => match i64::try_from(u) {
+            Ok(i) => fields.push(("value_int", FieldValue::Int(i))),
+            Err(_) => fields.push(("value", FieldValue::Float(u as f64))),
+        },
         // A Bad sample's NaN has no line-protocol form; its quality fields carry the point.
         Value::Float(f) if f.is_finite() => fields.push(("value", FieldValue::Float(f))),
         Value::Float(_) => {}
         Value::Text(_) => {
             if let Some(t) = text {
-                fields.push(("value", FieldValue::Str(t)));
+                fields.push(("value_text", FieldValue::Str(t)));
             }
         }
     }

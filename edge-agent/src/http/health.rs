@@ -30,7 +30,7 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
             json!({
                 "name": u.name,
                 "up": u.up.load(std::sync::atomic::Ordering::Relaxed),
-                "backlog": u.backlog.load(std::sync::atomic::Ordering::Relaxed),
+                "backlog": u.backlog(generation.store.as_ref().map_or(0, |s| s.head())),
                 "last_error": u.last_error(),
             })
         })

@@ -59,19 +59,13 @@ pub fn render(g: &Generation, e: &mut Exposition) {
         );
     }
     type Get = fn(&crate::uplink::UplinkStats) -> f64;
-    let families: [(&str, &str, &str, Get); 9] = [
+    let families: [(&str, &str, &str, Get); 8] = [
         ("edge_uplink_up", "gauge", "1 if the historian took the last write.", |u| {
             u.up.load(Relaxed) as u8 as f64
         }),
         ("edge_uplink_sent_samples_total", "counter", "Samples the historian acknowledged.", |u| {
             u.sent_samples.load(Relaxed) as f64
         }),
-        (
-            "edge_uplink_backlog_samples",
-            "gauge",
-            "Samples in the store not yet acknowledged by this uplink.",
-            |u| u.backlog.load(Relaxed) as f64,
-        ),
         (
             "edge_uplink_writes_failed_total",
             "counter",
@@ -105,6 +99,15 @@ pub fn render(g: &Generation, e: &mut Exposition) {
         for u in &g.uplinks {
             e.sample(name, &[("uplink", &u.name)], get(u));
         }
+    }
+    let head = g.store.as_ref().map_or(0, |s| s.head());
+    e.family(
+        "edge_uplink_backlog_samples",
+        "gauge",
+        "Samples in the store not yet acknowledged by this uplink.",
+    );
+    for u in &g.uplinks {
+        e.sample("edge_uplink_backlog_samples", &[("uplink", &u.name)], u.backlog(head) as f64);
     }
     e.family("edge_uplink_write_duration_seconds", "histogram", "Time for one write to the historian.");
     for u in &g.uplinks {

@@ -36,8 +36,8 @@ pub struct UplinkStats {
     pub dropped_samples: AtomicU64,
     pub corrupt_records: AtomicU64,
     pub corrupt_samples: AtomicU64,
-    /// Samples in the store this uplink has not yet had acknowledged.
-    pub backlog: AtomicU64,
+    /// Sequence number up to which the historian acknowledged every sample.
+    pub acked: AtomicU64,
     pub up: AtomicBool,
     pub write_latency: Histogram,
     last_error: std::sync::Mutex<Option<String>>,
@@ -55,11 +55,16 @@ impl UplinkStats {
             dropped_samples: AtomicU64::new(0),
             corrupt_records: AtomicU64::new(0),
             corrupt_samples: AtomicU64::new(0),
-            backlog: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
             up: AtomicBool::new(false),
             write_latency: Histogram::new(LATENCY_BUCKETS),
             last_error: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Samples in the store this uplink has not had acknowledged yet, with the store at `head`.
+    pub fn backlog(&self, head: u64) -> u64 {
+        head.saturating_sub(self.acked.load(Relaxed))
     }
 
     pub fn last_error(&self) -> Option<String> {
@@ -122,6 +127,7 @@ pub async fn run(
             return;
         }
     };
+    stats.acked.store(cursor.position(), Relaxed);
     let mut sender = Sender {
         backlog: LogReader::new(store.clone(), cursor.position()),
         live: None,
@@ -129,7 +135,7 @@ pub async fn run(
         store,
         client,
         stats,
-        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(60)),
+        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
         seed: seed(),
         stop,
         tokens: 0.0,
@@ -209,6 +215,7 @@ impl Sender {
                     if let Err(e) = self.cursor.advance(end, Instant::now()) {
                         tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
                     }
+                    self.update_backlog();
                     progressed = true;
                 }
             }
@@ -230,8 +237,7 @@ impl Sender {
     }
 
     fn update_backlog(&self) {
-        let backlog = self.store.head().saturating_sub(self.cursor.position());
-        self.stats.backlog.store(backlog, Relaxed);
+        self.stats.acked.store(self.cursor.position(), Relaxed);
     }
 
     /// Live data is never held back; the backlog only while the token bucket allows.
@@ -389,7 +395,7 @@ impl Sender {
                     uplink = %self.cfg.name,
                     "uplink: historian takes writes again after {:.0?}; backlog {} samples",
                     since.elapsed(),
-                    self.stats.backlog.load(Relaxed)
+                    self.stats.backlog(self.store.head())
                 ),
                 None => {
                     tracing::info!(uplink = %self.cfg.name, url = %self.client.write_url(), "uplink: connected")

@@ -273,3 +273,65 @@ bind-address = "127.0.0.1:{rpc}"
         self.process.log_tail()
     }
 }
+
+impl Process {
+    /// Stops the server with SIGTERM, so it flushes what it acknowledged; its files stay.
+    fn terminate(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the same server again on its files.
+    fn respawn(&mut self, binary: &str, args: &[String]) {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("open server.log");
+        self.child = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup server.log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot restart {binary}: {e}"));
+    }
+}
+
+impl VictoriaMetrics {
+    /// An outage: the server is gone, its port refuses connections.
+    pub fn stop(&mut self) {
+        self.process.terminate();
+    }
+
+    /// Every stored point of the series whose name starts with `name` (e.g. `line_value`) with
+    /// label `tag="<tag>"`: (timestamp ms, value), duplicates kept, by time.
+    pub fn points(&self, name: &str, tag: &str) -> Vec<(i64, f64)> {
+        self.flush();
+        let selector = format!(r#"{{__name__="{name}",tag="{tag}"}}"#);
+        let path = path_with("/api/v1/export", &[("match[]", selector.as_str())]);
+        let (status, body) = http(self.addr, "GET", &path, b"").expect("export");
+        assert_eq!(status, 200, "export: {body}");
+        let mut out = Vec::new();
+        for line in body.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("export line is JSON");
+            let ts = v["timestamps"].as_array().expect("timestamps");
+            let vals = v["values"].as_array().expect("values");
+            out.extend(ts.iter().zip(vals).map(|(t, v)| (t.as_i64().unwrap(), v.as_f64().unwrap())));
+        }
+        out.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        out
+    }
+
+    /// Back from the outage on the same port, with the data it had.
+    pub fn restart(&mut self) {
+        let args = [
+            format!("-httpListenAddr={}", self.addr),
+            format!("-storageDataPath={}", self.process.dir.path().join("data").display()),
+            "-retentionPeriod=100y".to_owned(),
+            "-loggerLevel=WARN".to_owned(),
+        ];
+        self.process.respawn("/usr/bin/victoria-metrics", &args);
+        self.process.wait_ready(self.addr, "/health", 200);
+    }
+}
