@@ -10,8 +10,9 @@ root=$(pwd)
 step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the tests need; listed here so a fresh machine gets them.
-# victoria-metrics, influxdb: real historians the uplink tests write to (edge-agent/tests/support/historians.rs).
-apt_packages=(victoria-metrics influxdb)
+# victoria-metrics, influxdb: real historians the uplink tests write to; openssl makes their test certificates
+# (edge-agent/tests/support/historians.rs).
+apt_packages=(victoria-metrics influxdb openssl)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode, Uri};
 use edge_agent::uplink::influx::{InfluxApi, InfluxClient, InfluxTarget, WriteOutcome};
-use historians::{InfluxDb1, VictoriaMetrics, repeated};
+use historians::{InfluxDb1, Pki, VictoriaMetrics, repeated};
 use protocols::line_protocol::{FieldValue, Point, write_point};
 
 fn v2_target(url: String, gzip: bool) -> InfluxTarget {
@@ -281,4 +281,28 @@ async fn v1_request_carries_basic_auth_and_retention_policy() {
     assert_eq!(seen.headers.get("authorization").unwrap(), "Basic Z3c6cHc=");
     assert!(seen.headers.get("content-encoding").is_none());
     assert_eq!(seen.body, b"pump1 value=1 1\n");
+}
+
+#[tokio::test]
+async fn tls_with_the_plant_ca_is_accepted_and_without_it_is_kept_for_retry() {
+    let pki = Pki::new();
+    let vm = VictoriaMetrics::start_tls(&pki);
+    let https = format!("https://{}", vm.addr);
+    let trusting =
+        InfluxClient::new(&InfluxTarget { ca_file: Some(pki.ca.clone()), ..v2_target(https.clone(), true) })
+            .unwrap();
+    let lines = pump_lines("pump1", 3);
+    // The port accepts a moment before VictoriaMetrics serves writes on it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut outcome = trusting.write(lines.as_bytes()).await;
+    while outcome != WriteOutcome::Accepted && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outcome = trusting.write(lines.as_bytes()).await;
+    }
+    assert_eq!(outcome, WriteOutcome::Accepted);
+
+    let system_roots_only = InfluxClient::new(&v2_target(https.clone(), true)).unwrap();
+    let (reason, after) = expect_retry(system_roots_only.write(lines.as_bytes()).await);
+    assert_mentions(&reason.to_lowercase(), &[&https, "certificate"]);
+    assert_eq!(after, None);
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,29 +51,36 @@ impl Process {
 
     /// Polls `path` until it answers `want`; panics with the server's log if it exits or never does.
     fn wait_ready(&mut self, addr: SocketAddr, path: &str, want: u16) -> Duration {
+        let what = format!("answer {want} on http://{addr}{path}");
+        self.wait_until(&what, || http(addr, "GET", path, b"").is_ok_and(|(status, _)| status == want))
+    }
+
+    fn wait_listening(&mut self, addr: SocketAddr) -> Duration {
+        self.wait_until(&format!("listen on {addr}"), || {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        })
+    }
+
+    fn wait_until(&mut self, what: &str, ready: impl Fn() -> bool) -> Duration {
         let start = Instant::now();
-        loop {
+        while !ready() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
-                    "{} exited ({status}) before answering on {addr}; its log:\n{}",
+                    "{} exited ({status}) before it would {what}; its log:\n{}",
                     self.name,
                     self.log_tail()
                 );
             }
-            if let Ok((status, _)) = http(addr, "GET", path, b"") {
-                if status == want {
-                    return start.elapsed();
-                }
-            }
             if start.elapsed() > STARTUP_LIMIT {
                 panic!(
-                    "{} did not answer {want} on http://{addr}{path} within {STARTUP_LIMIT:?}; its log:\n{}",
+                    "{} did not {what} within {STARTUP_LIMIT:?}; its log:\n{}",
                     self.name,
                     self.log_tail()
                 );
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        start.elapsed()
     }
 }
 
@@ -131,20 +138,39 @@ pub struct VictoriaMetrics {
 
 impl VictoriaMetrics {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Serving HTTPS with `pki`'s server certificate (for 127.0.0.1). The blocking helpers here speak plain
+    /// HTTP only, so readiness is "the port accepts", and the test's own client waits for the first 2xx.
+    pub fn start_tls(pki: &Pki) -> Self {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(tls: Option<&Pki>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let args = [
+        let mut args = vec![
             format!("-httpListenAddr={addr}"),
             format!("-storageDataPath={}", dir.path().join("data").display()),
             // Test points carry fixed timestamps from 2023; the default retention (1 month) drops them.
             "-retentionPeriod=100y".to_owned(),
             "-loggerLevel=WARN".to_owned(),
         ];
+        if let Some(pki) = tls {
+            args.push("-tls".to_owned());
+            args.push(format!("-tlsCertFile={}", pki.cert.display()));
+            args.push(format!("-tlsKeyFile={}", pki.key.display()));
+        }
         let mut process = Process::spawn("victoria-metrics", "/usr/bin/victoria-metrics", dir, &args);
-        let startup = process.wait_ready(addr, "/health", 200);
+        let startup = match tls {
+            None => process.wait_ready(addr, "/health", 200),
+            Some(_) => process.wait_listening(addr),
+        };
         Self { process, addr, startup }
     }
 
+    /// `http://..`; a TLS instance answers on the same address with `https://`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -333,5 +359,52 @@ impl VictoriaMetrics {
         ];
         self.process.respawn("/usr/bin/victoria-metrics", &args);
         self.process.wait_ready(self.addr, "/health", 200);
+    }
+}
+
+/// A plant CA and a server certificate it signed for 127.0.0.1 and localhost (P-256, made by the openssl
+/// CLI), in a temp dir that lives as long as this.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    _dir: TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write server.ext");
+        let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+        let steps = [
+            format!(
+                "req -x509 {new_key} -keyout ca.key -out ca.pem -days 3650 -subj /CN=plant-test-ca \
+                 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+            ),
+            format!("req {new_key} -keyout server.key -out server.csr -subj /CN=localhost"),
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 3650 \
+             -extfile server.ext"
+                .to_owned(),
+        ];
+        for args in &steps {
+            let out = Command::new("openssl")
+                .current_dir(dir.path())
+                .args(args.split_whitespace())
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run openssl: {e}; run hil-tests/run.sh, which installs it")
+                });
+            assert!(out.status.success(), "openssl {args}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Self {
+            ca: dir.path().join("ca.pem"),
+            cert: dir.path().join("server.pem"),
+            key: dir.path().join("server.key"),
+            _dir: dir,
+        }
     }
 }
