@@ -50,6 +50,7 @@ pub fn render(g: &Generation, e: &mut Exposition) {
         );
         gauge(e, "edge_store_disk_bytes", "Bytes the store holds on disk.", c.disk_bytes.load(Relaxed));
         gauge(e, "edge_store_max_bytes", "The store's cap ([store] max_bytes).", g.config.store.max_bytes);
+        gauge(e, "edge_store_head_seq", "Sequence number the next sample will get.", c.head.load(Relaxed));
         gauge(e, "edge_store_segments", "Segment files in the store.", c.segments.load(Relaxed));
         gauge(
             e,
@@ -59,7 +60,13 @@ pub fn render(g: &Generation, e: &mut Exposition) {
         );
     }
     type Get = fn(&crate::uplink::UplinkStats) -> f64;
-    let families: [(&str, &str, &str, Get); 8] = [
+    let families: [(&str, &str, &str, Get); 9] = [
+        (
+            "edge_uplink_acked_seq",
+            "gauge",
+            "Every sample before this sequence number is acknowledged.",
+            |u| u.acked.load(Relaxed) as f64,
+        ),
         ("edge_uplink_up", "gauge", "1 if the historian took the last write.", |u| {
             u.up.load(Relaxed) as u8 as f64
         }),
