@@ -9,6 +9,7 @@ mod historians;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agent::{Agent, Scratch, eventually};
@@ -278,6 +279,36 @@ fn at_max_bytes_only_the_oldest_are_dropped_and_counted() {
     let gaps: Vec<_> = points.windows(2).filter(|w| w[1].1 != w[0].1 + 1).collect();
     assert_eq!(gaps.len(), 1, "one dropped stretch, no other gap: {gaps:?}");
     assert!(points[0].1 == 0 && points.last().unwrap().1 as usize + 1 > points.len());
+}
+
+#[test]
+fn a_full_disk_drops_the_oldest_and_acquisition_goes_on() {
+    let scratch = Scratch::new("fulldisk");
+    let data = scratch.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // max_bytes far above what the disk holds: the disk fills first.
+    let config = scratch
+        .file("agent.toml", &plant(&data, 49, "[store]\nmax_bytes = \"1GiB\"\nsegment_bytes = \"64KiB\"\n"));
+    // The data dir is a 2 MiB disk of its own, mounted in a mount namespace only the agent sees.
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c"]).arg(format!(
+        "mount -t tmpfs -o size=2m tmpfs {} && exec {} run -c {}",
+        data.display(),
+        agent::BIN,
+        config.display()
+    ));
+    let agent = Agent::start_with(cmd);
+    let full = eventually(Duration::from_secs(60), || {
+        agent.metric(r#"edge_store_dropped_samples_total{reason="disk_full"}"#) > 20_000.0
+    });
+    assert!(full, "the disk never filled: {}", agent.get("/metrics").1);
+    let before = agent.metric("edge_store_appended_samples_total");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(agent.metric("edge_store_appended_samples_total") > before + 1000.0, "appending goes on");
+    assert_eq!(agent.metric(r#"edge_store_dropped_samples_total{reason="write_failed"}"#), 0.0);
+    assert!(agent.metric("edge_store_disk_bytes") <= 2.0 * 1048576.0);
+    assert_eq!(agent.metric(r#"edge_device_up{device="line"}"#), 1.0);
+    stop(agent);
 }
 
 #[test]

@@ -16,6 +16,22 @@ impl Config {
             self.api.listen,
             a.ring_capacity.get_ref()
         );
+        let sync = match self.store.sync {
+            crate::store::SyncPolicy::Always => "fsync every write".to_owned(),
+            crate::store::SyncPolicy::Every(w) => format!("fsync within {}", drivers::units::Span(w)),
+            crate::store::SyncPolicy::Never => "fsync left to the OS".to_owned(),
+        };
+        let _ = writeln!(s, "store: at most {} MiB · {sync}", self.store.max_bytes >> 20);
+        if self.uplinks.is_empty() {
+            let _ = writeln!(s, "uplinks: none (samples stay in the store, oldest dropped at max_bytes)");
+        }
+        for u in &self.uplinks {
+            let kind = match u.api {
+                super::HistorianApi::V2 { .. } => "influxdb_v2",
+                super::HistorianApi::V1 { .. } => "influxdb_v1",
+            };
+            let _ = writeln!(s, "uplink {} → {kind} {} · batches of {}", u.name, u.url, u.batch_size);
+        }
         let _ = writeln!(s, "devices: {}", self.sim_devices.len());
         for d in self.sim_devices.iter().take(20) {
             let fault =

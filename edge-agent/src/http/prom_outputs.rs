@@ -39,6 +39,11 @@ pub fn render(g: &Generation, e: &mut Exposition) {
         )
         .sample(
             "edge_store_dropped_samples_total",
+            &[("reason", "disk_full")],
+            c.dropped_disk_full.load(Relaxed) as f64,
+        )
+        .sample(
+            "edge_store_dropped_samples_total",
             &[("reason", "write_failed")],
             c.dropped_write_failed.load(Relaxed) as f64,
         );

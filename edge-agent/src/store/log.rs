@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protocols::{Sample, TextPool, Value};
 
@@ -27,8 +27,9 @@ pub struct Store {
     head: u64,
     buf: Vec<u8>,
     unsynced_since: Option<Instant>,
-    /// Samples dropped at the cap since the episode began, if one is going on.
+    /// Samples dropped at the cap or on a full disk since the episode began, if one is going on.
     dropping: Option<u64>,
+    last_drop: Option<Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,7 @@ impl Store {
             buf: Vec::with_capacity(256 << 10),
             unsynced_since: None,
             dropping: None,
+            last_drop: None,
         };
         store.publish();
         Ok(store)
@@ -125,7 +127,8 @@ impl Store {
         let rotate = self.active.is_none()
             || self.segments.back().is_some_and(|&(_, b)| b >= self.cfg.effective_segment_bytes());
         if rotate {
-            self.open_segment()?;
+            self.with_room(|s| s.open_segment().map_err(|e| e.source))
+                .map_err(|e| self.error("cannot start a segment", e))?;
         }
         self.buf.clear();
         for s in samples {
@@ -138,16 +141,11 @@ impl Store {
         }
         record::encode_samples(&mut self.buf, self.head, samples);
         self.make_room(self.buf.len() as u64);
-        if let Err(e) = self.write_buf() {
-            // Full disk: drop the oldest segment to make room, once, then give up on this batch.
-            let retried =
-                e.kind() == io::ErrorKind::StorageFull && self.drop_oldest() && self.write_buf().is_ok();
-            if !retried {
-                self.shared.counters.dropped_write_failed.fetch_add(samples.len() as u64, Ordering::Relaxed);
-                // The text records may not have reached the disk: write them again with the next batch.
-                self.texts_written.clear();
-                return Err(self.error("cannot append", e));
-            }
+        if let Err(e) = self.with_room(Store::write_buf) {
+            self.shared.counters.dropped_write_failed.fetch_add(samples.len() as u64, Ordering::Relaxed);
+            // The text records may not have reached the disk: write them again with the next batch.
+            self.texts_written.clear();
+            return Err(self.error("cannot append", e));
         }
         self.head += samples.len() as u64;
         let c = &self.shared.counters;
@@ -188,12 +186,13 @@ impl Store {
             self.sync()?;
         }
         self.delete_sent();
+        // An episode ends once the store is well below its cap and nothing was dropped for a minute (a
+        // full disk can go on below the cap).
         if let Some(dropped) = self.dropping
             && self.total_bytes < self.cfg.max_bytes / 10 * 9
+            && self.last_drop.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60))
         {
-            tracing::info!(
-                "store: below max_bytes again; {dropped} unsent samples were dropped in this episode"
-            );
+            tracing::info!("store: room again; {dropped} unsent samples were dropped in this episode");
             self.dropping = None;
         }
         Ok(())
@@ -264,11 +263,22 @@ impl Store {
 
     /// At the cap, drops the oldest segments until `incoming` more bytes fit.
     fn make_room(&mut self, incoming: u64) {
-        while self.total_bytes + incoming > self.cfg.max_bytes && self.drop_oldest() {}
+        while self.total_bytes + incoming > self.cfg.max_bytes && self.drop_oldest(Full::MaxBytes) {}
+    }
+
+    /// Runs `write`; while the disk is full, drops the oldest segment and tries again, so acquisition
+    /// goes on with the newest data, as at `max_bytes`.
+    fn with_room<T>(&mut self, mut write: impl FnMut(&mut Self) -> io::Result<T>) -> io::Result<T> {
+        loop {
+            match write(self) {
+                Err(e) if e.kind() == io::ErrorKind::StorageFull && self.drop_oldest(Full::Disk) => {}
+                other => return other,
+            }
+        }
     }
 
     /// Deletes the oldest finished segment, counting what uplinks had not yet sent. False if there is none.
-    fn drop_oldest(&mut self) -> bool {
+    fn drop_oldest(&mut self, why: Full) -> bool {
         if self.segments.len() < 2 {
             return false;
         }
@@ -277,16 +287,28 @@ impl Store {
         let sent = self.shared.min_cursor().unwrap_or(0).clamp(first, next);
         let unsent = next - sent;
         self.remove(first, bytes);
-        self.shared.counters.dropped_max_bytes.fetch_add(unsent, Ordering::Relaxed);
+        let c = &self.shared.counters;
+        match why {
+            Full::MaxBytes => c.dropped_max_bytes.fetch_add(unsent, Ordering::Relaxed),
+            Full::Disk => c.dropped_disk_full.fetch_add(unsent, Ordering::Relaxed),
+        };
         if unsent > 0 {
+            self.last_drop = Some(Instant::now());
             match &mut self.dropping {
                 Some(n) => *n += unsent,
                 None => {
-                    tracing::warn!(
-                        "store: reached max_bytes ({} bytes); dropping the oldest unsent samples ({unsent} so far) \
-                         to keep acquiring: the uplink is down or too slow; raise [store] max_bytes if the disk allows",
-                        self.cfg.max_bytes
-                    );
+                    match why {
+                        Full::MaxBytes => tracing::warn!(
+                            "store: reached max_bytes ({} bytes); dropping the oldest unsent samples to keep \
+                             acquiring: the uplink is down or too slow; raise [store] max_bytes if the disk allows",
+                            self.cfg.max_bytes
+                        ),
+                        Full::Disk => tracing::error!(
+                            "store {}: the disk is full; dropping the oldest unsent samples to keep acquiring: \
+                             free space on it, or lower [store] max_bytes below what it can hold",
+                            self.shared.dir().display()
+                        ),
+                    }
                     self.dropping = Some(unsent);
                 }
             }
@@ -331,6 +353,13 @@ impl Store {
     fn error(&self, what: &str, source: io::Error) -> StoreError {
         StoreError { dir: self.shared.dir().display().to_string(), what: what.to_owned(), source }
     }
+}
+
+/// Why the oldest data had to go.
+#[derive(Clone, Copy)]
+enum Full {
+    MaxBytes,
+    Disk,
 }
 
 /// Reads a segment to its end: the length of its whole records and the sequence number after its last

@@ -76,6 +76,8 @@ pub struct StoreCounters {
     pub syncs: AtomicU64,
     /// Unacknowledged samples dropped because the store reached `max_bytes`.
     pub dropped_max_bytes: AtomicU64,
+    /// Unacknowledged samples dropped to make room on a full disk.
+    pub dropped_disk_full: AtomicU64,
     /// Samples lost because the disk refused the write (full, or an I/O error) even after making room.
     pub dropped_write_failed: AtomicU64,
     /// Bytes cut from a segment's end at start-up: a write torn by a crash or power cut.

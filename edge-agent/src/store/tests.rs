@@ -208,3 +208,25 @@ fn a_reader_follows_the_writer() {
         assert_eq!(next, (round + 1) * 700);
     }
 }
+
+#[test]
+fn on_a_full_disk_the_oldest_segment_makes_room_and_appending_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &cfg(1 << 30, 64 << 10)).unwrap();
+    let shared = store.shared();
+    store.set_dictionary(dict()).unwrap();
+    append_range(&mut store, 0..10_000, 500);
+    let oldest = list_segments(dir.path()).unwrap();
+    // The next segment's first write hits a device that is always full (ENOSPC).
+    store.set_dictionary(dict()).unwrap();
+    std::os::unix::fs::symlink("/dev/full", segment_path(dir.path(), 10_000)).unwrap();
+    append_range(&mut store, 10_000..10_500, 500);
+
+    let c = &shared.counters;
+    assert_eq!(c.dropped_disk_full.load(Ordering::Relaxed), oldest[1] - oldest[0], "the oldest segment went");
+    assert_eq!(c.dropped_write_failed.load(Ordering::Relaxed), 0);
+    assert_eq!(store.head(), 10_500);
+    let (got, losses) = read_all(&shared, 0);
+    assert_eq!(got, (oldest[1]..10_500).collect::<Vec<_>>());
+    assert_eq!(losses.dropped, oldest[1]);
+}

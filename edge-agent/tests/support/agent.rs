@@ -42,9 +42,14 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(config: &Path) -> Agent {
-        let mut child = Command::new(BIN)
-            .args(["run", "-c"])
-            .arg(config)
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "-c"]).arg(config);
+        Agent::start_with(cmd)
+    }
+
+    /// Starts `cmd`, which must end up running `edge-agent run` (e.g. through `unshare`).
+    pub fn start_with(mut cmd: Command) -> Agent {
+        let mut child = cmd
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
