@@ -29,7 +29,7 @@ url = "http://127.0.0.1:$port"
 org = "plant"
 bucket = "edge"
 token = "bench"
-batch_size = 20000
+batch_size = ${BATCH:-20000}
 gzip = false
 EOF
 sed -i 's|listen = "127.0.0.1:0"|listen = "127.0.0.1:19199"|' "$work/agent.toml"
@@ -40,16 +40,17 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 "$bin" run -c "$work/agent.toml" 2> "$work/agent.log" & agent=$!
 sleep 10
 s0=$(metric 'edge_uplink_sent_samples_total{uplink="vm"}'); a0=$(metric edge_store_appended_samples_total)
-c0=$(cpu_ticks $agent); t0=$(date +%s.%N)
+c0=$(cpu_ticks $agent); v0=$(cpu_ticks $vm); t0=$(date +%s.%N)
 sleep "$secs"
 s1=$(metric 'edge_uplink_sent_samples_total{uplink="vm"}'); a1=$(metric edge_store_appended_samples_total)
-c1=$(cpu_ticks $agent); t1=$(date +%s.%N)
+c1=$(cpu_ticks $agent); v1=$(cpu_ticks $vm); t1=$(date +%s.%N)
 rss=$(awk '/VmRSS/ {print $2/1024}' /proc/$agent/status)
 hz=$(getconf CLK_TCK)
 echo "offered: $devices devices x $tags tags every $scan"
 echo "acquired and stored: $(echo "($a1 - $a0) / ($t1 - $t0)" | bc) samples/s"
 echo "acknowledged by the historian: $(echo "($s1 - $s0) / ($t1 - $t0)" | bc) samples/s"
 echo "agent CPU: $(echo "scale=1; 100 * ($c1 - $c0) / $hz / ($t1 - $t0)" | bc)% of one core; RSS ${rss} MiB"
+echo "historian (VictoriaMetrics) CPU on the same machine: $(echo "scale=1; 100 * ($v1 - $v0) / $hz / ($t1 - $t0)" | bc)% of one core"
 echo "backlog at the end: $(metric 'edge_uplink_backlog_samples{uplink="vm"}') samples"
 
 # Recovery: stop the historian, build a backlog, kill -9, and time the restart to its first scan.

@@ -124,6 +124,8 @@ pub struct UplinkConfig {
     pub batch_age: Duration,
     /// Samples per second sent from the backlog after an outage, beside live data.
     pub backlog_rate: u64,
+    /// Writes on their way at once while full batches wait.
+    pub in_flight: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +151,7 @@ pub(super) struct UplinkToml {
     batch_size: Option<Spanned<usize>>,
     batch_age: Option<Span>,
     backlog_rate: Option<Spanned<u64>>,
+    in_flight: Option<Spanned<usize>>,
 }
 
 fn yes() -> bool {
@@ -256,6 +259,12 @@ fn uplink(t: UplinkToml, errors: &mut ConfigErrors) -> Option<UplinkConfig> {
         }
         *r.get_ref()
     });
+    let in_flight = t.in_flight.map(|n| {
+        if !(1..=8).contains(n.get_ref()) {
+            errors.push(Some(n.span()), "in_flight: between 1 and 8 writes at once");
+        }
+        *n.get_ref()
+    });
     if errors.len() > before {
         return None;
     }
@@ -269,6 +278,7 @@ fn uplink(t: UplinkToml, errors: &mut ConfigErrors) -> Option<UplinkConfig> {
         batch_size: batch_size.unwrap_or(5_000),
         batch_age: t.batch_age.map_or(Duration::from_secs(1), Span::get),
         backlog_rate: backlog_rate.unwrap_or(50_000),
+        in_flight: in_flight.unwrap_or(2),
     })
 }
 

@@ -2,8 +2,10 @@
 //! store's contents in order.
 
 pub mod backoff;
+pub mod delivery;
 pub mod influx;
 pub mod quarantine;
 pub mod sender;
+pub mod stats;
 
-pub use sender::UplinkStats;
+pub use stats::UplinkStats;

@@ -1,80 +1,31 @@
-//! One uplink's task: reads the store from its cursor, sends batches to the historian, advances the
-//! cursor on acknowledgement. At-least-once: a batch is resent until the server takes it, and a resent
-//! point is identical (same series, same timestamp), so the historian stores it once.
+//! One uplink's task: reads the store from its cursor, hands batches to [`Delivery`], and advances the
+//! cursor as they are acknowledged, in order. At-least-once: a batch is resent until the server takes
+//! it, and a resent point is identical (same series, same timestamp), so the historian stores it once.
+//!
+//! While full batches are waiting, up to `in_flight` writes are on their way at once (a historian takes
+//! concurrent writes on several cores); at live rates one write at a time, each at most `batch_age` old.
 //!
 //! After an outage the backlog is sent oldest first beside live data: when the uplink is more than
 //! [`SPLIT_BATCHES`] batches behind, a second reader starts at the head for live data, and the backlog
 //! reader follows at `backlog_rate` until it reaches where live began. The saved cursor is the backlog's.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use drivers::Histogram;
-use drivers::telemetry::LATENCY_BUCKETS;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use super::backoff::Backoff;
-use super::influx::{InfluxApi, InfluxClient, InfluxTarget, WriteOutcome};
-use super::quarantine;
+use super::UplinkStats;
+use super::delivery::Delivery;
+use super::influx::{InfluxApi, InfluxClient, InfluxTarget};
 use crate::config::{HistorianApi, UplinkConfig};
+use crate::store::reader::ReaderLosses;
 use crate::store::{Batch, Cursor, LogReader, Shared};
 
 /// Behind by more than this many batches, live data gets its own reader.
 const SPLIT_BATCHES: u64 = 10;
-
-/// What /metrics and /healthz show of an uplink.
-#[derive(Debug)]
-pub struct UplinkStats {
-    pub name: String,
-    pub sent_samples: AtomicU64,
-    pub writes_accepted: AtomicU64,
-    pub writes_failed: AtomicU64,
-    pub writes_rejected: AtomicU64,
-    pub quarantined_lines: AtomicU64,
-    /// Samples the store dropped at `max_bytes` before this uplink sent them.
-    pub dropped_samples: AtomicU64,
-    pub corrupt_records: AtomicU64,
-    pub corrupt_samples: AtomicU64,
-    /// Sequence number up to which the historian acknowledged every sample.
-    pub acked: AtomicU64,
-    pub up: AtomicBool,
-    pub write_latency: Histogram,
-    last_error: std::sync::Mutex<Option<String>>,
-}
-
-impl UplinkStats {
-    pub fn new(name: &str) -> Self {
-        UplinkStats {
-            name: name.to_owned(),
-            sent_samples: AtomicU64::new(0),
-            writes_accepted: AtomicU64::new(0),
-            writes_failed: AtomicU64::new(0),
-            writes_rejected: AtomicU64::new(0),
-            quarantined_lines: AtomicU64::new(0),
-            dropped_samples: AtomicU64::new(0),
-            corrupt_records: AtomicU64::new(0),
-            corrupt_samples: AtomicU64::new(0),
-            acked: AtomicU64::new(0),
-            up: AtomicBool::new(false),
-            write_latency: Histogram::new(LATENCY_BUCKETS),
-            last_error: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// Samples in the store this uplink has not had acknowledged yet, with the store at `head`.
-    pub fn backlog(&self, head: u64) -> u64 {
-        head.saturating_sub(self.acked.load(Relaxed))
-    }
-
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn set_error(&self, e: Option<String>) {
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = e;
-    }
-}
 
 pub fn target(cfg: &UplinkConfig) -> InfluxTarget {
     let api = match &cfg.api {
@@ -128,19 +79,24 @@ pub async fn run(
         }
     };
     stats.acked.store(cursor.position(), Relaxed);
+    let delivery = Arc::new(Delivery {
+        name: cfg.name.clone(),
+        client,
+        stats: stats.clone(),
+        store_dir: store.dir().to_owned(),
+    });
     let mut sender = Sender {
         backlog: LogReader::new(store.clone(), cursor.position()),
         live: None,
+        retired: ReaderLosses::default(),
         cursor,
         store,
-        client,
+        delivery,
         stats,
-        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
-        seed: seed(),
         stop,
+        in_flight: VecDeque::new(),
         tokens: 0.0,
         refilled: Instant::now(),
-        down_since: None,
         cfg,
     };
     sender.run().await;
@@ -149,20 +105,29 @@ pub async fn run(
 struct Sender {
     cfg: UplinkConfig,
     store: Arc<Shared>,
-    client: InfluxClient,
+    delivery: Arc<Delivery>,
     stats: Arc<UplinkStats>,
     cursor: Cursor,
     /// Reads from the cursor; after an outage, up to where `live` began.
     backlog: LogReader,
     /// Live data during catch-up: the reader and the sequence number it started at.
     live: Option<(LogReader, u64)>,
-    backoff: Backoff,
-    seed: u64,
+    /// Losses of readers no longer in use.
+    retired: ReaderLosses,
     stop: watch::Receiver<bool>,
+    /// Writes on their way, oldest first, with the cursor position each acknowledges (backlog only).
+    in_flight: VecDeque<InFlight>,
     /// Backlog samples that may be sent now (token bucket at `backlog_rate`).
     tokens: f64,
     refilled: Instant,
-    down_since: Option<Instant>,
+}
+
+/// A write on its way: its task, the cursor position it acknowledges (backlog batches only), and how
+/// many samples it carries.
+struct InFlight {
+    task: JoinHandle<bool>,
+    ack: Option<u64>,
+    samples: u64,
 }
 
 /// Lines ready to send and the sequence number after their last sample.
@@ -172,72 +137,117 @@ struct Payload {
     samples: u64,
 }
 
+#[derive(Clone, Copy)]
+enum Reader {
+    Live,
+    Backlog,
+}
+
 impl Sender {
     async fn run(&mut self) {
-        loop {
-            if *self.stop.borrow() {
-                break;
+        while !*self.stop.borrow() {
+            self.maybe_split();
+            let mut started = false;
+            while self.in_flight.len() < self.cfg.in_flight.max(1) {
+                let Some((p, ack)) = self.next_payload().await else { break };
+                let task = tokio::spawn(self.delivery.clone().send(p.body, self.stop.clone()));
+                self.in_flight.push_back(InFlight {
+                    task,
+                    ack: ack.then_some(p.end_seq),
+                    samples: p.samples,
+                });
+                started = true;
             }
-            self.update_backlog();
-            let head = self.store.head();
-            let batch = self.cfg.batch_size as u64;
-            let live_lag = self.live.as_ref().map_or(0, |(r, _)| head.saturating_sub(r.position()));
-            if head.saturating_sub(self.backlog.position()) > SPLIT_BATCHES * batch
-                && (self.live.is_none() || live_lag > SPLIT_BATCHES * batch)
-            {
-                // Live data first; the backlog (now up to `head`) follows at its own pace.
-                tracing::info!(
-                    uplink = %self.cfg.name,
-                    backlog = head - self.backlog.position(),
-                    "uplink: sending the backlog beside live data, at most {} samples/s",
-                    self.cfg.backlog_rate
-                );
-                self.live = Some((LogReader::new(self.store.clone(), head), head));
-            }
-            let mut progressed = false;
-            if self.live.is_some() {
-                if let Some(p) = self.collect(Reader::Live, u64::MAX, false).await {
-                    if !self.deliver(p).await {
-                        break;
-                    }
-                    progressed = true;
+            self.maybe_merge();
+            if let Some(InFlight { task, ack, samples }) = self.in_flight.pop_front() {
+                let mut stop = self.stop.clone();
+                let done = tokio::select! {
+                    r = task => r.unwrap_or(false),
+                    _ = stop.changed() => false,
+                };
+                if !done {
+                    break;
                 }
-            }
-            if self.backlog_allowed() {
-                let limit = self.live.as_ref().map_or(u64::MAX, |&(_, start)| start);
-                let wait = self.live.is_none();
-                if let Some(p) = self.collect(Reader::Backlog, limit, wait).await {
-                    let (n, end) = (p.samples, p.end_seq);
-                    self.tokens -= n as f64;
-                    if !self.deliver(p).await {
-                        break;
-                    }
+                self.stats.sent_samples.fetch_add(samples, Relaxed);
+                if let Some(end) = ack {
                     if let Err(e) = self.cursor.advance(end, Instant::now()) {
                         tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
                     }
-                    self.update_backlog();
-                    progressed = true;
+                    self.stats.acked.store(self.cursor.position(), Relaxed);
                 }
-            }
-            // The backlog has reached where live began: one reader again.
-            if let Some((_, start)) = &self.live
-                && self.backlog.position() >= *start
-            {
-                let (reader, _) = self.live.take().expect("checked");
-                tracing::info!(uplink = %self.cfg.name, "uplink: backlog sent");
-                self.backlog = reader;
-            }
-            if !progressed {
+            } else if !started {
                 self.wait_for_data().await;
             }
+        }
+        for w in self.in_flight.drain(..) {
+            w.task.abort();
         }
         if let Err(e) = self.cursor.flush() {
             tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
         }
     }
 
-    fn update_backlog(&self) {
-        self.stats.acked.store(self.cursor.position(), Relaxed);
+    /// Far behind: live data gets its own reader, the backlog (now up to the head) follows at its pace.
+    fn maybe_split(&mut self) {
+        let head = self.store.head();
+        let threshold = SPLIT_BATCHES * self.cfg.batch_size as u64;
+        let live_lag = self.live.as_ref().map_or(0, |(r, _)| head.saturating_sub(r.position()));
+        if head.saturating_sub(self.backlog.position()) > threshold
+            && (self.live.is_none() || live_lag > threshold)
+        {
+            tracing::info!(
+                uplink = %self.cfg.name,
+                backlog = head - self.backlog.position(),
+                "uplink: sending the backlog beside live data, at most {} samples/s",
+                self.cfg.backlog_rate
+            );
+            if let Some((old, _)) = self.live.replace((LogReader::new(self.store.clone(), head), head)) {
+                self.retire(old.losses);
+            }
+        }
+    }
+
+    /// The backlog has reached where live began: one reader again.
+    fn maybe_merge(&mut self) {
+        if let Some((_, start)) = &self.live
+            && self.backlog.position() >= *start
+        {
+            let (reader, _) = self.live.take().expect("checked");
+            tracing::info!(uplink = %self.cfg.name, "uplink: backlog sent");
+            let old = std::mem::replace(&mut self.backlog, reader);
+            self.retire(old.losses);
+        }
+    }
+
+    fn retire(&mut self, l: ReaderLosses) {
+        self.retired.dropped += l.dropped;
+        self.retired.corrupt_records += l.corrupt_records;
+        self.retired.corrupt_samples += l.corrupt_samples;
+    }
+
+    /// The next batch to send: live data first, then the backlog as its rate allows. With writes already
+    /// on their way, only a full batch (more waiting behind it) is worth another concurrent write.
+    async fn next_payload(&mut self) -> Option<(Payload, bool)> {
+        let busy = !self.in_flight.is_empty();
+        let batch = self.cfg.batch_size as u64;
+        let head = self.store.head();
+        if let Some((reader, _)) = &self.live
+            && (!busy || head.saturating_sub(reader.position()) >= batch)
+            && let Some(p) = self.collect(Reader::Live, u64::MAX, false).await
+        {
+            return Some((p, false));
+        }
+        let limit = self.live.as_ref().map_or(u64::MAX, |&(_, start)| start);
+        let ready = limit.min(head).saturating_sub(self.backlog.position());
+        if (busy && ready < batch) || !self.backlog_allowed() {
+            return None;
+        }
+        let wait = self.live.is_none() && !busy;
+        let p = self.collect(Reader::Backlog, limit, wait).await?;
+        if self.live.is_some() {
+            self.tokens -= p.samples as f64;
+        }
+        Some((p, true))
     }
 
     /// Live data is never held back; the backlog only while the token bucket allows.
@@ -285,7 +295,7 @@ impl Sender {
             .await
             .expect("the store reader does not panic");
             *reader = back;
-            self.account_losses(which);
+            self.account_losses();
             match read {
                 Ok(Some(batch)) => {
                     p.samples += batch.samples.len() as u64;
@@ -319,135 +329,14 @@ impl Sender {
         (p.samples > 0).then_some(p)
     }
 
-    fn account_losses(&self, which: Reader) {
-        let losses = match which {
-            Reader::Live => self.live.as_ref().map(|(r, _)| r.losses).unwrap_or_default(),
-            Reader::Backlog => self.backlog.losses,
-        };
-        // Losses only grow on one reader; the live reader is dropped or becomes the backlog reader.
+    fn account_losses(&self) {
+        let live = self.live.as_ref().map(|(r, _)| r.losses).unwrap_or_default();
+        let (b, r) = (self.backlog.losses, self.retired);
         let s = &self.stats;
-        s.dropped_samples.fetch_max(losses.dropped, Relaxed);
-        s.corrupt_records.fetch_max(losses.corrupt_records, Relaxed);
-        s.corrupt_samples.fetch_max(losses.corrupt_samples, Relaxed);
+        s.dropped_samples.store(r.dropped + b.dropped + live.dropped, Relaxed);
+        s.corrupt_records.store(r.corrupt_records + b.corrupt_records + live.corrupt_records, Relaxed);
+        s.corrupt_samples.store(r.corrupt_samples + b.corrupt_samples + live.corrupt_samples, Relaxed);
     }
-
-    /// Sends until the historian takes every line (or quarantines the ones it calls malformed). False if
-    /// the uplink was told to stop first.
-    async fn deliver(&mut self, p: Payload) -> bool {
-        let mut parts = vec![p.body];
-        while let Some(body) = parts.pop() {
-            loop {
-                if *self.stop.borrow() {
-                    return false;
-                }
-                let t = Instant::now();
-                let outcome = self.client.write(body.as_bytes()).await;
-                self.stats.write_latency.observe(t.elapsed());
-                match outcome {
-                    WriteOutcome::Accepted => {
-                        self.accepted();
-                        break;
-                    }
-                    WriteOutcome::Retry { reason, after } => {
-                        self.failed(&reason);
-                        self.seed =
-                            self.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        let delay = match after {
-                            Some(hint) => self.backoff.after_server_hint(hint),
-                            None => self.backoff.next_delay(self.seed),
-                        };
-                        let mut stop = self.stop.clone();
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = stop.changed() => {}
-                        }
-                    }
-                    WriteOutcome::Rejected { .. } | WriteOutcome::TooLarge { .. }
-                        if body.lines().nth(1).is_some() =>
-                    {
-                        // Halve until the bad lines are alone: the good ones still reach the historian.
-                        let (a, b) = halves(&body);
-                        parts.push(b);
-                        parts.push(a);
-                        break;
-                    }
-                    WriteOutcome::Rejected { status, message } => {
-                        self.quarantine(&body, &format!("{status}: {message}"));
-                        break;
-                    }
-                    WriteOutcome::TooLarge { message } => {
-                        self.quarantine(&body, &format!("413: {message}"));
-                        break;
-                    }
-                }
-            }
-        }
-        self.stats.sent_samples.fetch_add(p.samples, Relaxed);
-        true
-    }
-
-    fn accepted(&mut self) {
-        self.stats.writes_accepted.fetch_add(1, Relaxed);
-        self.backoff.reset();
-        if !self.stats.up.swap(true, Relaxed) {
-            match self.down_since.take() {
-                Some(since) => tracing::info!(
-                    uplink = %self.cfg.name,
-                    "uplink: historian takes writes again after {:.0?}; backlog {} samples",
-                    since.elapsed(),
-                    self.stats.backlog(self.store.head())
-                ),
-                None => {
-                    tracing::info!(uplink = %self.cfg.name, url = %self.client.write_url(), "uplink: connected")
-                }
-            }
-            self.stats.set_error(None);
-        }
-    }
-
-    fn failed(&mut self, reason: &str) {
-        self.stats.writes_failed.fetch_add(1, Relaxed);
-        self.update_backlog();
-        if self.stats.up.swap(false, Relaxed) || self.down_since.is_none() {
-            self.down_since.get_or_insert_with(Instant::now);
-            tracing::warn!(
-                uplink = %self.cfg.name,
-                "uplink: {reason}; samples stay in the store and are sent when the historian takes them"
-            );
-        }
-        self.stats.set_error(Some(reason.to_owned()));
-    }
-
-    fn quarantine(&mut self, body: &str, why: &str) {
-        let lines = body.lines().count() as u64;
-        self.stats.writes_rejected.fetch_add(1, Relaxed);
-        self.stats.quarantined_lines.fetch_add(lines, Relaxed);
-        match quarantine::save(self.store.dir(), &self.cfg.name, body, why) {
-            Ok(path) => tracing::error!(
-                uplink = %self.cfg.name,
-                "uplink: the historian refused {lines} line(s) as malformed ({why}); kept in {} instead of resending",
-                path.display()
-            ),
-            Err(e) => tracing::error!(
-                uplink = %self.cfg.name,
-                "uplink: the historian refused {lines} line(s) as malformed ({why}), and they cannot be kept: {e}"
-            ),
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Reader {
-    Live,
-    Backlog,
-}
-
-/// Splits a body of several lines at the line nearest its middle.
-fn halves(body: &str) -> (String, String) {
-    let mid = body.len() / 2;
-    let cut = body[..mid].rfind('\n').map(|i| i + 1).or_else(|| body[mid..].find('\n').map(|i| mid + i + 1));
-    let cut = cut.filter(|&c| c < body.len()).unwrap_or(body.len());
-    (body[..cut].to_owned(), body[cut..].to_owned())
 }
 
 fn encode(body: &mut String, batch: &Batch, uplink: &str) {
@@ -459,22 +348,5 @@ fn encode(body: &mut String, batch: &Batch, uplink: &str) {
         if let Err(e) = crate::export::write_sample(body, &batch.dict, s, text) {
             tracing::warn!(uplink, "a sample has no line-protocol form and is not sent: {e}");
         }
-    }
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::halves;
-
-    #[test]
-    fn halves_split_at_a_line_boundary() {
-        let (a, b) = halves("a 1\nb 2\nc 3\nd 4\n");
-        assert_eq!((a.as_str(), b.as_str()), ("a 1\nb 2\n", "c 3\nd 4\n"));
-        let (a, b) = halves("long line number one\nx\n");
-        assert_eq!((a.as_str(), b.as_str()), ("long line number one\n", "x\n"));
     }
 }

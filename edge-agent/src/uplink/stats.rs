@@ -1,0 +1,62 @@
+//! What /metrics and /healthz show of an uplink.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use drivers::Histogram;
+use drivers::telemetry::LATENCY_BUCKETS;
+
+#[derive(Debug)]
+pub struct UplinkStats {
+    pub name: String,
+    pub sent_samples: AtomicU64,
+    pub writes_accepted: AtomicU64,
+    pub writes_failed: AtomicU64,
+    pub writes_rejected: AtomicU64,
+    pub quarantined_lines: AtomicU64,
+    /// Samples the store dropped at `max_bytes` before this uplink sent them.
+    pub dropped_samples: AtomicU64,
+    pub corrupt_records: AtomicU64,
+    pub corrupt_samples: AtomicU64,
+    /// Sequence number up to which the historian acknowledged every sample.
+    pub acked: AtomicU64,
+    pub up: AtomicBool,
+    pub write_latency: Histogram,
+    last_error: std::sync::Mutex<Option<String>>,
+    /// Since when writes fail, while they do.
+    pub(super) down_since: std::sync::Mutex<Option<Instant>>,
+}
+
+impl UplinkStats {
+    pub fn new(name: &str) -> Self {
+        UplinkStats {
+            name: name.to_owned(),
+            sent_samples: AtomicU64::new(0),
+            writes_accepted: AtomicU64::new(0),
+            writes_failed: AtomicU64::new(0),
+            writes_rejected: AtomicU64::new(0),
+            quarantined_lines: AtomicU64::new(0),
+            dropped_samples: AtomicU64::new(0),
+            corrupt_records: AtomicU64::new(0),
+            corrupt_samples: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
+            up: AtomicBool::new(false),
+            write_latency: Histogram::new(LATENCY_BUCKETS),
+            last_error: std::sync::Mutex::new(None),
+            down_since: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Samples in the store this uplink has not had acknowledged yet, with the store at `head`.
+    pub fn backlog(&self, head: u64) -> u64 {
+        head.saturating_sub(self.acked.load(Relaxed))
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(super) fn set_error(&self, e: Option<String>) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = e;
+    }
+}
