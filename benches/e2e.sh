@@ -2,10 +2,10 @@
 # Sustained end to end: simulated devices → ring → store → uplink → VictoriaMetrics (InfluxDB v2 write API),
 # all on this machine. Prints the historian-acknowledged rate and the agent's CPU and RSS, over a window
 # after a warm-up, and the recovery time after kill -9 with a backlog.
-#   benches/e2e.sh                 DEVICES=50 TAGS=100 SCAN=10ms SECS=30 (500k samples/s offered)
+#   benches/e2e.sh                 DEVICES=70 TAGS=100 SCAN=10ms SECS=30 BATCH=50000 BACKLOG_SECS=20 (700k samples/s offered)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-devices=${DEVICES:-50}; tags=${TAGS:-100}; scan=${SCAN:-10ms}; secs=${SECS:-30}
+devices=${DEVICES:-70}; tags=${TAGS:-100}; scan=${SCAN:-10ms}; secs=${SECS:-30}
 cargo build --release -q -p edge-agent --bin edge-agent --example gen_config
 bin=$PWD/target/release/edge-agent
 work=$(mktemp -d)
@@ -29,7 +29,7 @@ url = "http://127.0.0.1:$port"
 org = "plant"
 bucket = "edge"
 token = "bench"
-batch_size = ${BATCH:-20000}
+batch_size = ${BATCH:-50000}
 gzip = false
 EOF
 sed -i 's|listen = "127.0.0.1:0"|listen = "127.0.0.1:19199"|' "$work/agent.toml"

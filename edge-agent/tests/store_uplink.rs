@@ -346,9 +346,10 @@ fn a_damaged_record_is_skipped_and_counted_and_the_rest_delivered() {
 }
 
 #[test]
-fn influxdb_1_accepts_every_line_including_bad_quality_samples() {
+fn two_historians_each_get_everything_and_influxdb_1_accepts_every_line() {
     let scratch = Scratch::new("influx1");
     let influx = InfluxDb1::start();
+    let vm = VictoriaMetrics::start();
     let data = scratch.0.join("data");
     let uplink = format!(
         "[[uplink]]\nname = \"influx1\"\ntype = \"influxdb_v1\"\nurl = \"{}\"\ndatabase = \"{}\"\nbatch_age = \"100ms\"\n",
@@ -356,7 +357,7 @@ fn influxdb_1_accepts_every_line_including_bad_quality_samples() {
         InfluxDb1::DB
     );
     // A device that drops off its bus: Bad samples carry quality and reason fields and no value.
-    let text = plant(&data, 3, &uplink)
+    let text = plant(&data, 3, &format!("{uplink}\n{}", v2_uplink(&vm, "")))
         .replace("scan = \"10ms\"", "scan = \"10ms\"\nfault = { every = \"1s\", lasting = \"300ms\" }");
     let config = scratch.file("agent.toml", &text);
     let agent = Agent::start(&config);
@@ -367,6 +368,13 @@ fn influxdb_1_accepts_every_line_including_bad_quality_samples() {
     stop(agent);
     assert_eq!(rejected, 0.0, "influxd refused lines; see {}", data.join("store/quarantine").display());
     assert_eq!(influx.count_points() as u64, cursor(&data, "influx1"));
+    // Each uplink keeps its own position: both historians hold everything their uplink acknowledged.
+    let acked = cursor(&data, "vm");
+    assert!(acked > 2_000);
+    // VictoriaMetrics makes each field a series: a Bad sample is a `line_quality` and a `line_reason` point.
+    let points =
+        settled(&vm, acked).into_iter().filter(|(series, _)| !series.starts_with("line_reason{")).count();
+    assert_eq!(points as u64, acked);
     let bad = influx.query("SELECT count(\"reason\") FROM \"line\"");
     assert!(bad.to_string().contains("count"), "no Bad samples stored: {bad}");
 }

@@ -179,8 +179,24 @@ impl Sender {
                 self.wait_for_data().await;
             }
         }
+        // Writes already on their way finish (or fail) within the stop grace: acknowledge what the
+        // historian took, so a restart does not send it twice.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let mut acking = true;
         for w in self.in_flight.drain(..) {
-            w.task.abort();
+            let abort = w.task.abort_handle();
+            match tokio::time::timeout_at(deadline, w.task).await {
+                Ok(Ok(true)) if acking => {
+                    self.stats.sent_samples.fetch_add(w.samples, Relaxed);
+                    if let Some(end) = w.ack {
+                        let _ = self.cursor.advance(end, Instant::now());
+                    }
+                }
+                _ => {
+                    acking = false;
+                    abort.abort();
+                }
+            }
         }
         if let Err(e) = self.cursor.flush() {
             tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
