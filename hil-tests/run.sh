@@ -11,8 +11,8 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the tests need; listed here so a fresh machine gets them.
 # victoria-metrics, influxdb: real historians the uplink tests write to; openssl makes their test certificates
-# (edge-agent/tests/support/historians.rs).
-apt_packages=(victoria-metrics influxdb openssl)
+# (edge-agent/tests/support/historians.rs); socat makes the serial pty pairs of the Modbus RTU tests.
+apt_packages=(victoria-metrics influxdb openssl socat util-linux)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -21,6 +21,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
+
+# pymodbus, an independent Modbus implementation the driver is tested against, in a venv of its own.
+# Pinned: 3.9 renamed the server context classes hil-tests/modbus_sim.py uses.
+venv="$root/hil-tests/.venv"
+if ! "$venv/bin/python" -c 'import pymodbus, serial; assert pymodbus.__version__ == "3.8.6"' 2>/dev/null; then
+  step "installing pymodbus into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q pymodbus==3.8.6 pyserial==3.5
+fi
+export EDGE_TEST_PYTHON="$venv/bin/python"
 
 step "format"
 cargo fmt --all -- --check
