@@ -6,6 +6,7 @@
 //! batches to [`Publisher::publish`], which is where the ring's back-pressure reaches the driver.
 
 pub mod context;
+pub mod modbus;
 pub mod sim;
 pub mod telemetry;
 pub mod units;

@@ -91,6 +91,12 @@ pub struct DeviceStats {
     pub samples: AtomicU64,
     pub scans: AtomicU64,
     pub scan_latency: Histogram,
+    /// Requests sent (polled protocols), their round trips, and how many one scan takes.
+    pub requests: AtomicU64,
+    pub request_latency: Histogram,
+    pub requests_per_scan: AtomicU64,
+    /// Connections re-established after a loss.
+    pub reconnects: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
     up: AtomicBool,
     last_error: Mutex<Option<String>>,
@@ -107,6 +113,10 @@ impl DeviceStats {
             samples: AtomicU64::new(0),
             scans: AtomicU64::new(0),
             scan_latency: Histogram::new(LATENCY_BUCKETS),
+            requests: AtomicU64::new(0),
+            request_latency: Histogram::new(LATENCY_BUCKETS),
+            requests_per_scan: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
             errors: Default::default(),
             up: AtomicBool::new(false),
             last_error: Mutex::new(None),
@@ -146,6 +156,19 @@ impl DeviceStats {
             tracing::warn!(device = %self.name, kind = kind.label(), "device fault: {message}");
         } else {
             tracing::debug!(device = %self.name, kind = kind.label(), "device fault: {message}");
+        }
+    }
+
+    /// A request the device answered with a refusal (an exception) or garbled: counted and remembered,
+    /// but the device stays up: it is there, it answers.
+    pub fn request_failed(&self, kind: ErrorKind, message: &str) {
+        self.errors[kind as usize].fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(format!("{}: {message}", kind.label()));
+        let mut last = self.last_warned.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= REPEAT_WARNING_EVERY) {
+            *last = Some(Instant::now());
+            tracing::warn!(device = %self.name, kind = kind.label(), "device fault: {message}");
         }
     }
 

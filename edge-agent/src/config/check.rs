@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use drivers::WritableSpec;
+use drivers::modbus::ModbusLinkConfig;
 use drivers::sim::SimDeviceConfig;
+use toml::Spanned;
 
 use super::{AgentConfig, ApiConfig, ApiToml, ConfigErrors, TagInfo, TagTable, read_secret_file};
 use crate::engine::alarm::AlarmConfig;
@@ -47,11 +49,64 @@ pub fn api(raw: ApiToml, errors: &mut ConfigErrors) -> ApiConfig {
     api
 }
 
+/// A device of any driver, as the plant check sees it: its name, its own problems, its tags.
+pub struct Declared<'a> {
+    pub name: &'a Spanned<String>,
+    pub problems: Vec<(std::ops::Range<usize>, String)>,
+    pub tags: Vec<(&'a Spanned<String>, Option<WritableSpec>)>,
+}
+
+impl<'a> Declared<'a> {
+    pub fn sim(d: &'a SimDeviceConfig) -> Self {
+        let tags = d
+            .tags
+            .iter()
+            .map(|t| {
+                (
+                    &t.name,
+                    t.writable.as_ref().map(|w| WritableSpec { min: w.get_ref().min, max: w.get_ref().max }),
+                )
+            })
+            .collect();
+        Declared { name: &d.name, problems: d.problems(), tags }
+    }
+
+    /// The devices of a Modbus link; the link's problems go with its first device.
+    pub fn modbus(link: &'a ModbusLinkConfig) -> Vec<Self> {
+        let mut problems = link.problems();
+        if link.devices.is_empty() {
+            problems.push((
+                link.name.span(),
+                format!("modbus link {}: declare its devices as [[modbus.link.device]]", link.name.get_ref()),
+            ));
+            return vec![Declared { name: &link.name, problems, tags: Vec::new() }];
+        }
+        link.devices
+            .iter()
+            .map(|d| {
+                let tags = d
+                    .tags
+                    .iter()
+                    .map(|t| {
+                        (
+                            &t.name,
+                            t.writable
+                                .as_ref()
+                                .map(|w| WritableSpec { min: w.get_ref().min, max: w.get_ref().max }),
+                        )
+                    })
+                    .collect();
+                Declared { name: &d.name, problems: std::mem::take(&mut problems), tags }
+            })
+            .collect()
+    }
+}
+
 /// Checks devices and engines together and interns every tag: declared ones in order, then derived ones.
 /// With `complete` false (some device could not be read), unknown-tag errors are left out: they would
 /// only echo the error already reported.
 pub fn plant(
-    devices: &[SimDeviceConfig],
+    devices: &[Declared<'_>],
     alarms: &[AlarmConfig],
     complete: bool,
     errors: &mut ConfigErrors,
@@ -74,29 +129,22 @@ pub fn plant(
         } else {
             device_seen.insert(name, device.name.span().start);
         }
-        for (span, message) in device.problems() {
-            errors.push(Some(span), message);
+        for (span, message) in &device.problems {
+            errors.push(Some(span.clone()), message.clone());
         }
-        for tag in &device.tags {
-            let tag_name = tag.name.get_ref();
+        for (tag, writable) in &device.tags {
+            let tag_name = tag.get_ref();
             if let Some(&at) = first_seen.get(tag_name) {
                 let (line, _) = errors.line_col(at);
                 errors.push(
-                    Some(tag.name.span()),
+                    Some(tag.span()),
                     format!("tag {tag_name:?} is already declared at line {line}; tag names are unique across all devices"),
                 );
                 continue;
             }
-            first_seen.insert(tag_name.clone(), tag.name.span().start);
+            first_seen.insert(tag_name.clone(), tag.span().start);
             table.registry.intern(tag_name);
-            table.info.push(TagInfo {
-                name: tag_name.clone(),
-                device: name.to_owned(),
-                writable: tag
-                    .writable
-                    .as_ref()
-                    .map(|w| WritableSpec { min: w.get_ref().min, max: w.get_ref().max }),
-            });
+            table.info.push(TagInfo { name: tag_name.clone(), device: name.to_owned(), writable: *writable });
         }
     }
 

@@ -121,6 +121,7 @@ pub struct Config {
     pub agent: AgentConfig,
     pub api: ApiConfig,
     pub sim_devices: Vec<SimDeviceConfig>,
+    pub modbus_links: Vec<drivers::modbus::ModbusLinkConfig>,
     pub alarms: Vec<AlarmConfig>,
     pub tags: TagTable,
     pub store: crate::store::StoreConfig,
@@ -128,7 +129,7 @@ pub struct Config {
 }
 
 /// Sections a file may have; later issues add links of other protocols and uplinks here.
-const SECTIONS: &[&str] = &["agent", "api", "store", "uplink", "sim", "alarm"];
+const SECTIONS: &[&str] = &["agent", "api", "store", "uplink", "sim", "modbus", "alarm"];
 
 /// Reads, checks and resolves the file at `path`, taking `${NAME}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -159,6 +160,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     let mut agent = None;
     let mut api = None;
     let mut sim_devices = Vec::new();
+    let mut modbus_links = Vec::new();
     let mut alarms = Vec::new();
     let mut store = None;
     let mut uplinks = Vec::new();
@@ -171,6 +173,11 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 let before = errors.len();
                 sim_devices = sim_section(value, &mut errors);
                 devices_read = errors.len() == before;
+            }
+            "modbus" => {
+                let before = errors.len();
+                modbus_links = sub_items(value, "modbus", "link", &mut errors);
+                devices_read &= errors.len() == before;
             }
             "alarm" => alarms = items::<AlarmConfig>("alarm", value, &mut errors),
             "store" => {
@@ -191,7 +198,10 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     check::agent(&agent, &mut errors);
     let api = api.map(|a| check::api(a, &mut errors)).unwrap_or_default();
     // A device that failed to read would make every reference to its tags look dangling: skip those.
-    let tags = check::plant(&sim_devices, &alarms, devices_read, &mut errors);
+    let mut declared: Vec<check::Declared<'_>> = sim_devices.iter().map(check::Declared::sim).collect();
+    declared.extend(modbus_links.iter().flat_map(check::Declared::modbus));
+    let tags = check::plant(&declared, &alarms, devices_read, &mut errors);
+    drop(declared);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -200,6 +210,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         agent,
         api,
         sim_devices,
+        modbus_links,
         alarms,
         tags,
         store: store.unwrap_or_default(),
@@ -233,21 +244,36 @@ fn items<T: DeserializeOwned>(name: &str, value: Spanned<DeValue<'_>>, errors: &
 
 /// `[[sim.device]]` entries.
 fn sim_section(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<SimDeviceConfig> {
+    sub_items(value, "sim", "device", errors)
+}
+
+/// The `[[section.item]]` entries of a section that holds only that list.
+fn sub_items<T: DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+    section: &str,
+    item: &str,
+    errors: &mut ConfigErrors,
+) -> Vec<T> {
     let span = value.span();
     let DeValue::Table(table) = value.into_inner() else {
-        errors.push(Some(span), "`sim` holds simulated devices: write each as `[[sim.device]]`");
+        errors.push(
+            Some(span),
+            format!("`{section}` holds a list: write each entry as `[[{section}.{item}]]`"),
+        );
         return Vec::new();
     };
-    let mut devices = Vec::new();
+    let mut out = Vec::new();
     for (key, value) in table {
-        match key.get_ref().as_ref() {
-            "device" => devices = items("sim.device", value, errors),
-            other => {
-                errors.push(Some(key.span()), format!("unknown key `sim.{other}`; expected `[[sim.device]]`"))
-            }
+        if key.get_ref().as_ref() == item {
+            out = items(&format!("{section}.{item}"), value, errors);
+        } else {
+            errors.push(
+                Some(key.span()),
+                format!("unknown key `{section}.{}`; expected `[[{section}.{item}]]`", key.get_ref()),
+            );
         }
     }
-    devices
+    out
 }
 
 fn push_de(errors: &mut ConfigErrors, e: toml::de::Error, fallback: Range<usize>) {

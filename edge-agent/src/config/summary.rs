@@ -32,7 +32,19 @@ impl Config {
             };
             let _ = writeln!(s, "uplink {} → {kind} {} · batches of {}", u.name, u.url, u.batch_size);
         }
-        let _ = writeln!(s, "devices: {}", self.sim_devices.len());
+        let modbus_devices: usize = self.modbus_links.iter().map(|l| l.devices.len()).sum();
+        let _ = writeln!(s, "devices: {}", self.sim_devices.len() + modbus_devices);
+        for l in &self.modbus_links {
+            let tags: usize = l.devices.iter().map(|d| d.tags.len()).sum();
+            let _ = writeln!(
+                s,
+                "  modbus link {} ({:?} {}): {} devices, {tags} tags",
+                l.name.get_ref(),
+                l.transport,
+                l.address.get_ref(),
+                l.devices.len()
+            );
+        }
         for d in self.sim_devices.iter().take(20) {
             let fault =
                 d.fault.map(|f| format!(" · faults every {} for {}", f.every, f.lasting)).unwrap_or_default();

@@ -91,7 +91,17 @@ fn each_mistake_is_reported_where_it_is() {
         (
             "[[alarm]]",
             "[alarms]\nx = 1\n[[alarm]]",
-            "13:2: unknown section `alarms`; expected one of agent, api, store, uplink, sim, alarm",
+            "13:2: unknown section `alarms`; expected one of agent, api, store, uplink, sim, modbus, alarm",
+        ),
+        (
+            "[agent]",
+            "[[modbus.link]]\nname = \"plc\"\naddress = \"10.0.0.5:502\"\n[[modbus.link.device]]\nname = \"m3\"\nunit = 1\ntags = [{ name = \"m3.kw\", address = \"holding:3054\", type = \"f23\" }]\n[agent]",
+            "8:60: modbus device m3 / tag m3.kw: type \"f23\": expected bool",
+        ),
+        (
+            "[agent]",
+            "[[modbus.link]]\nname = \"plc\"\naddress = \"10.0.0.5\"\n[[modbus.link.device]]\nname = \"m3\"\nunit = 1\ntags = [{ name = \"m3.kw\", address = \"input:7\" }]\n[agent]",
+            "4:11: modbus link plc: address \"10.0.0.5\" needs host:port",
         ),
         ("[agent]", "[store]\nmax_bytes = \"1 TB\"\n[agent]", "3:13: `1 TB` is not a size"),
         ("[agent]", "[store]\nsync = \"sometimes\"\n[agent]", "3:8: sync `sometimes`: write \"always\""),

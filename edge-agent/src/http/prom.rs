@@ -49,6 +49,30 @@ pub fn render(state: &AgentState) -> String {
     for d in &g.devices {
         e.histogram("edge_device_scan_duration_seconds", &[("device", &d.name)], &d.scan_latency);
     }
+    e.family("edge_device_requests_total", "counter", "Requests sent to the device (polled protocols).");
+    for d in &g.devices {
+        e.sample("edge_device_requests_total", &[("device", &d.name)], d.requests.load(Relaxed) as f64);
+    }
+    e.family(
+        "edge_device_requests_per_scan",
+        "gauge",
+        "Requests the last scan took (after request planning).",
+    );
+    for d in &g.devices {
+        e.sample(
+            "edge_device_requests_per_scan",
+            &[("device", &d.name)],
+            d.requests_per_scan.load(Relaxed) as f64,
+        );
+    }
+    e.family("edge_device_reconnects_total", "counter", "Connections to the device's link re-established.");
+    for d in &g.devices {
+        e.sample("edge_device_reconnects_total", &[("device", &d.name)], d.reconnects.load(Relaxed) as f64);
+    }
+    e.family("edge_device_request_duration_seconds", "histogram", "Round trip of one request.");
+    for d in &g.devices {
+        e.histogram("edge_device_request_duration_seconds", &[("device", &d.name)], &d.request_latency);
+    }
 
     let ring = g.ring.stats();
     e.family("edge_ring_capacity", "gauge", "Samples the ring holds.").sample(

@@ -31,5 +31,20 @@ pub fn plan_links(config: &Config) -> Vec<LinkPlan> {
             .collect();
         links.push(LinkPlan { name: name.clone(), devices: vec![name], driver, writable });
     }
+    for link in &config.modbus_links {
+        let writable = link
+            .devices
+            .iter()
+            .flat_map(|d| &d.tags)
+            .filter(|t| t.writable.is_some())
+            .filter_map(|t| registry.id(t.name.get_ref()))
+            .collect();
+        links.push(LinkPlan {
+            name: link.name.get_ref().clone(),
+            devices: link.devices.iter().map(|d| d.name.get_ref().clone()).collect(),
+            driver: link.build(|tag| registry.id(tag)),
+            writable,
+        });
+    }
     links
 }

@@ -1,0 +1,334 @@
+//! One task per link: the scheduler. One request at a time on the connection (most devices accept only
+//! one), scans staggered over their period, the most overdue first, so units share the link fairly. A
+//! unit that stops answering is skipped for a growing interval, so it costs the others at most one
+//! timeout per retry of it, not one per read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocols::modbus::pdu::Request;
+use protocols::modbus::{DataType, Space};
+use protocols::{Sample, Value};
+use tokio::time::Instant;
+
+use super::config::ModbusLinkConfig;
+use super::device::{DevicePlan, Failure};
+use super::transport::{Answer, Connection, LinkError};
+use crate::context::DriverContext;
+use crate::telemetry::{DeviceStats, ErrorKind};
+use crate::write::{WriteError, WriteRequest};
+use crate::{BoxFuture, Driver, DriverError};
+
+/// A dead unit or link is tried again after this, doubling up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub struct ModbusDriver {
+    name: String,
+    conn: Connection,
+    devices: Vec<DevicePlan>,
+    retries: u32,
+}
+
+/// One (device, poll group) and when it is due.
+struct Slot {
+    device: usize,
+    group: usize,
+    due: Instant,
+}
+
+/// A unit that did not answer: skipped until `until`.
+#[derive(Default, Clone, Copy)]
+struct Backoff {
+    until: Option<Instant>,
+    wait: Duration,
+}
+
+impl ModbusLinkConfig {
+    /// The config struct is the factory: plans every device's reads and returns the link's driver.
+    pub fn build(
+        &self,
+        tag_id: impl Fn(&str) -> Option<protocols::TagId>,
+    ) -> Result<Box<dyn Driver>, String> {
+        if let Some((_, why)) = self.problems().into_iter().next() {
+            return Err(why);
+        }
+        let devices =
+            self.devices.iter().map(|d| DevicePlan::new(d, &tag_id)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(ModbusDriver {
+            name: self.name.get_ref().clone(),
+            conn: Connection::new(self.transport, self.address.get_ref(), self.timeout.get()),
+            devices,
+            retries: self.retries,
+        }))
+    }
+}
+
+impl Driver for ModbusDriver {
+    fn run(self: Box<Self>, cx: DriverContext) -> BoxFuture<'static, Result<(), DriverError>> {
+        Box::pin(self.run_loop(cx))
+    }
+}
+
+impl ModbusDriver {
+    async fn run_loop(mut self, mut cx: DriverContext) -> Result<(), DriverError> {
+        let stats: Vec<Arc<DeviceStats>> = self.devices.iter().map(|d| cx.device(&d.name)).collect();
+        let start = Instant::now();
+        let mut slots = Vec::new();
+        let count = self.devices.iter().map(|d| d.groups.len()).sum::<usize>().max(1) as u32;
+        for (di, d) in self.devices.iter().enumerate() {
+            for (gi, g) in d.groups.iter().enumerate() {
+                // Spread first scans over the period, so a hundred devices do not all fire at once.
+                let k = slots.len() as u32;
+                slots.push(Slot { device: di, group: gi, due: start + g.period * k / count });
+            }
+        }
+        let mut backoff = vec![Backoff::default(); self.devices.len()];
+        let mut link_backoff = Backoff::default();
+        let mut shutdown = cx.shutdown.clone();
+        let mut writes_open = true;
+        loop {
+            let Some(next) = slots.iter().enumerate().min_by_key(|(_, s)| s.due).map(|(i, _)| i) else {
+                shutdown.triggered().await;
+                return Ok(());
+            };
+            tokio::select! {
+                biased;
+                _ = shutdown.triggered() => return Ok(()),
+                req = cx.writes.recv(), if writes_open => match req {
+                    Some(req) => self.serve_write(req, &stats).await,
+                    None => writes_open = false,
+                },
+                _ = tokio::time::sleep_until(slots[next].due) => {
+                    let slot = &mut slots[next];
+                    let period = self.devices[slot.device].groups[slot.group].period;
+                    // A late scan shifts the schedule instead of bursting to catch up.
+                    slot.due = (slot.due + period).max(Instant::now());
+                    let (di, gi) = (slot.device, slot.group);
+                    let now = Instant::now();
+                    if link_backoff.until.is_some_and(|u| now < u) || backoff[di].until.is_some_and(|u| now < u) {
+                        continue;
+                    }
+                    let samples = self.scan(di, gi, &stats[di], &mut backoff[di], &mut link_backoff, &cx).await;
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.triggered() => return Ok(()),
+                        open = cx.publisher.publish(&samples) => {
+                            if !open {
+                                return Err(DriverError::RingClosed { link: self.name.clone() });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads every planned read of one group; returns the samples (Bad ones for what failed).
+    async fn scan(
+        &mut self,
+        di: usize,
+        gi: usize,
+        stats: &DeviceStats,
+        backoff: &mut Backoff,
+        link_backoff: &mut Backoff,
+        cx: &DriverContext,
+    ) -> Vec<Sample> {
+        let started = Instant::now();
+        let ts = cx.clock.now();
+        let mut out = Vec::new();
+        if !self.conn.is_connected() {
+            let was_down = link_backoff.until.is_some();
+            match self.conn.connect().await {
+                Ok(()) => {
+                    if was_down {
+                        stats.reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::info!(link = %self.name, "link connected again");
+                    }
+                    *link_backoff = Backoff::default();
+                }
+                Err(e) => {
+                    grow(link_backoff);
+                    let group = &self.devices[di].groups[gi];
+                    for r in 0..group.reads.len() {
+                        group.fail(r, Failure::Link, ts, &mut out);
+                    }
+                    for d in &self.devices {
+                        let s = cx.device(&d.name);
+                        s.scan_failed(ErrorKind::Link, &format!("{e}; retrying in {:?}", link_backoff.wait));
+                    }
+                    return out;
+                }
+            }
+        }
+        let device = &self.devices[di];
+        let group = &device.groups[gi];
+        let (unit, reads) = (device.unit, group.reads.clone());
+        let mut requests = 0u64;
+        let mut answered = false;
+        let mut timed_out = None;
+        for (r, span) in reads.iter().enumerate() {
+            let req = Request::Read { space: span.space, start: span.start, count: span.count };
+            // A unit that was already failing gets no retries: it must not hold the link.
+            let tries = if backoff.until.is_some() || timed_out.is_some() { 1 } else { self.retries + 1 };
+            let mut outcome = Err(LinkError::Timeout(Duration::ZERO));
+            for _ in 0..tries {
+                let t = Instant::now();
+                outcome = self.conn.request(unit, &req).await;
+                requests += 1;
+                stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stats.request_latency.observe(t.elapsed());
+                if !matches!(outcome, Err(LinkError::Timeout(_))) {
+                    break;
+                }
+            }
+            let group = &self.devices[di].groups[gi];
+            match outcome {
+                Ok(Ok(answer)) => {
+                    answered = true;
+                    if group.decode(r, &answer, ts, &cx.texts, &mut out) > 0 {
+                        stats.request_failed(
+                            ErrorKind::Decode,
+                            &format!("read {span:?}: values that do not decode"),
+                        );
+                    }
+                }
+                Ok(Err(exception)) => {
+                    answered = true;
+                    group.fail(r, Failure::Exception(exception), ts, &mut out);
+                    stats.request_failed(
+                        ErrorKind::Exception,
+                        &format!(
+                            "{:?} {}..{}: {exception}",
+                            span.space,
+                            span.start,
+                            span.start as u32 + span.count as u32
+                        ),
+                    );
+                }
+                Err(LinkError::Timeout(t)) => {
+                    group.fail(r, Failure::Timeout, ts, &mut out);
+                    timed_out = Some(t);
+                    // A unit that did not answer this read will not answer the next: skip the rest.
+                    for rest in r + 1..reads.len() {
+                        group.fail(rest, Failure::Timeout, ts, &mut out);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    for rest in r..reads.len() {
+                        group.fail(rest, Failure::Link, ts, &mut out);
+                    }
+                    grow(link_backoff);
+                    stats.scan_failed(
+                        ErrorKind::Link,
+                        &format!("{e}; reconnecting in {:?}", link_backoff.wait),
+                    );
+                    return out;
+                }
+            }
+        }
+        stats.requests_per_scan.store(requests, std::sync::atomic::Ordering::Relaxed);
+        match (answered, timed_out) {
+            (_, None) | (true, Some(_)) => {
+                *backoff = Backoff::default();
+                stats.scan_ok(out.len(), started.elapsed());
+            }
+            (false, Some(t)) => {
+                grow(backoff);
+                stats.scan_failed(
+                    ErrorKind::Timeout,
+                    &format!("unit {unit} did not answer within {t:?}; next try in {:?}", backoff.wait),
+                );
+            }
+        }
+        out
+    }
+
+    async fn serve_write(&mut self, req: WriteRequest, stats: &[Arc<DeviceStats>]) {
+        let found =
+            self.devices.iter().enumerate().find_map(|(di, d)| {
+                d.writes.iter().find(|w| w.id == req.tag).map(|w| (di, d.unit, w.clone()))
+            });
+        let Some((di, unit, target)) = found else {
+            let _ = req.reply.send(Err(WriteError::NotWritable { tag: format!("{:?}", req.tag) }));
+            return;
+        };
+        let outcome = self.write(unit, &target, req.value).await;
+        if let Err(e) = &outcome {
+            stats[di].request_failed(ErrorKind::Write, &e.to_string());
+        }
+        let _ = req.reply.send(outcome);
+    }
+
+    async fn write(
+        &mut self,
+        unit: u8,
+        t: &super::device::WriteTarget,
+        value: Value,
+    ) -> Result<(), WriteError> {
+        let tag = t.name.clone();
+        let link = |e: LinkError| WriteError::Link { tag: tag.clone(), reason: e.to_string() };
+        let refused = |e: protocols::modbus::pdu::Exception| WriteError::Refused {
+            tag: tag.clone(),
+            reason: e.to_string(),
+        };
+        let answer = if t.space == Space::Coil {
+            let on = value.as_f64().is_some_and(|v| v != 0.0);
+            self.conn.request(unit, &Request::WriteCoil { address: t.wire, on }).await
+        } else {
+            let mut regs = [0u16; 4];
+            if let DataType::Bit(_) = t.codec.data_type() {
+                // Read-modify-write: only this tag's bit changes.
+                match self
+                    .conn
+                    .request(unit, &Request::Read { space: Space::HoldingRegister, start: t.wire, count: 1 })
+                    .await
+                {
+                    Ok(Ok(Answer::Registers(r))) if !r.is_empty() => regs[0] = r[0],
+                    Ok(Ok(_)) => {
+                        return Err(WriteError::Refused {
+                            tag,
+                            reason: "unexpected answer to the read before the write".into(),
+                        });
+                    }
+                    Ok(Err(e)) => return Err(refused(e)),
+                    Err(e) => return Err(link(e)),
+                }
+            }
+            let n = t
+                .codec
+                .encode(value, &mut regs)
+                .map_err(|e| WriteError::Refused { tag: tag.clone(), reason: e.to_string() })?;
+            let req = if n == 1 {
+                Request::WriteRegister { address: t.wire, value: regs[0] }
+            } else {
+                Request::WriteRegisters { start: t.wire, values: &regs[..n] }
+            };
+            self.conn.request(unit, &req).await
+        };
+        match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(refused(e)),
+            Err(e) => Err(link(e)),
+        }
+    }
+}
+
+fn grow(b: &mut Backoff) {
+    b.wait = if b.wait.is_zero() { FIRST_BACKOFF } else { (b.wait * 2).min(MAX_BACKOFF) };
+    b.until = Some(Instant::now() + b.wait);
+}
+
+/// Tags per device, for the agent's write routing.
+pub fn writable_tags(cfg: &ModbusLinkConfig) -> HashMap<String, Vec<String>> {
+    cfg.devices
+        .iter()
+        .map(|d| {
+            let names =
+                d.tags.iter().filter(|t| t.writable.is_some()).map(|t| t.name.get_ref().clone()).collect();
+            (d.name.get_ref().clone(), names)
+        })
+        .collect()
+}

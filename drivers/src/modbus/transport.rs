@@ -1,0 +1,200 @@
+//! One connection to a Modbus TCP device or serial gateway: a request out, its answer back, with the
+//! timeout. "The device refused" (an exception) is kept apart from "the link failed".
+
+use std::time::Duration;
+
+use protocols::modbus::pdu::{self, Exception, Request, Response};
+use protocols::modbus::{rtu, tcp};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::config::Transport;
+
+/// A decoded answer, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Registers(Vec<u16>),
+    Bits(Vec<bool>),
+    Written,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot connect to {addr}: {why}")]
+    Connect { addr: String, why: String },
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connection lost: {0}")]
+    Io(String),
+    #[error("garbled answer: {0}")]
+    Corrupt(String),
+}
+
+impl LinkError {
+    /// Faults of the request, after which the connection itself is still good.
+    pub fn keeps_connection(&self) -> bool {
+        matches!(self, LinkError::Timeout(_))
+    }
+}
+
+pub struct Connection {
+    transport: Transport,
+    addr: String,
+    timeout: Duration,
+    stream: Option<TcpStream>,
+    transaction: u16,
+    rx: Vec<u8>,
+}
+
+impl Connection {
+    pub fn new(transport: Transport, addr: &str, timeout: Duration) -> Self {
+        Connection { transport, addr: addr.to_owned(), timeout, stream: None, transaction: 0, rx: Vec::new() }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    pub fn disconnect(&mut self) {
+        self.stream = None;
+        self.rx.clear();
+    }
+
+    pub async fn connect(&mut self) -> Result<(), LinkError> {
+        let fail = |why: String| LinkError::Connect { addr: self.addr.clone(), why };
+        let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| fail(format!("no answer within {:?}", self.timeout)))?
+            .map_err(|e| fail(e.to_string()))?;
+        // Requests are small and each waits for its answer: send at once.
+        let _ = stream.set_nodelay(true);
+        self.stream = Some(stream);
+        self.rx.clear();
+        Ok(())
+    }
+
+    /// Sends `req` to `unit` and waits for its answer. A link error other than a timeout closes the
+    /// connection; the caller reconnects.
+    pub async fn request(
+        &mut self,
+        unit: u8,
+        req: &Request<'_>,
+    ) -> Result<Result<Answer, Exception>, LinkError> {
+        if self.stream.is_none() {
+            self.connect().await?;
+        }
+        let outcome = tokio::time::timeout(self.timeout, self.exchange(unit, req)).await;
+        let outcome = match outcome {
+            Ok(r) => r,
+            Err(_) => Err(LinkError::Timeout(self.timeout)),
+        };
+        match &outcome {
+            // A late answer may still come: TCP drops it by transaction id; RTU frames have none, so
+            // whatever is buffered is thrown away before the next request.
+            Err(LinkError::Timeout(_)) => self.rx.clear(),
+            Err(_) => self.disconnect(),
+            Ok(_) => {}
+        }
+        outcome
+    }
+
+    async fn exchange(
+        &mut self,
+        unit: u8,
+        req: &Request<'_>,
+    ) -> Result<Result<Answer, Exception>, LinkError> {
+        let mut frame = [0u8; tcp::MAX_ADU];
+        let transaction = self.transaction;
+        let len = match self.transport {
+            Transport::Tcp => {
+                self.transaction = self.transaction.wrapping_add(1);
+                let mut pdu_buf = [0u8; pdu::MAX_PDU];
+                let n = req.encode(&mut pdu_buf).map_err(|e| LinkError::Corrupt(format!("{e:?}")))?;
+                tcp::encode_adu(transaction, unit, &pdu_buf[..n], &mut frame)
+            }
+            Transport::RtuOverTcp => rtu::encode_request(unit, req, &mut frame),
+        }
+        .map_err(|e| LinkError::Corrupt(format!("cannot encode the request: {e:?}")))?;
+        if self.transport == Transport::RtuOverTcp {
+            self.drain_stale();
+        }
+        let stream = self.stream.as_mut().expect("connected");
+        stream.write_all(&frame[..len]).await.map_err(|e| LinkError::Io(e.to_string()))?;
+        loop {
+            if let Some(answer) = self.parse(unit, transaction, req)? {
+                return Ok(answer);
+            }
+            let mut chunk = [0u8; 512];
+            let stream = self.stream.as_mut().expect("connected");
+            let n = stream.read(&mut chunk).await.map_err(|e| LinkError::Io(e.to_string()))?;
+            if n == 0 {
+                return Err(LinkError::Io("closed by the device".into()));
+            }
+            self.rx.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Takes one answer out of the receive buffer, if a whole one is there.
+    fn parse(
+        &mut self,
+        unit: u8,
+        transaction: u16,
+        req: &Request<'_>,
+    ) -> Result<Option<Result<Answer, Exception>>, LinkError> {
+        loop {
+            let (pdu_range, len) = match self.transport {
+                Transport::Tcp => match tcp::decode_adu(&self.rx) {
+                    tcp::TcpFrame::Partial { .. } => return Ok(None),
+                    tcp::TcpFrame::Corrupt(e) => return Err(LinkError::Corrupt(format!("{e:?}"))),
+                    tcp::TcpFrame::Complete { header, len, .. } => {
+                        if header.transaction != transaction {
+                            // The late answer to a request that timed out: skip it.
+                            self.rx.drain(..len);
+                            continue;
+                        }
+                        if header.unit != unit {
+                            return Err(LinkError::Corrupt(format!(
+                                "answer from unit {} to a request for unit {unit}",
+                                header.unit
+                            )));
+                        }
+                        (tcp::MBAP_LEN..len, len)
+                    }
+                },
+                Transport::RtuOverTcp => match rtu::decode_response(unit, req, &self.rx) {
+                    rtu::RtuFrame::Partial { .. } => return Ok(None),
+                    rtu::RtuFrame::Corrupt(e) => {
+                        self.rx.clear();
+                        return Err(LinkError::Corrupt(e.to_string()));
+                    }
+                    rtu::RtuFrame::Complete { len, .. } => (1..len - 2, len),
+                },
+            };
+            let answer = match pdu::decode_response(req, &self.rx[pdu_range]) {
+                Ok(Ok(Response::Registers(r))) => Ok(Answer::Registers(r.iter().collect())),
+                Ok(Ok(Response::Bits(b))) => Ok(Answer::Bits(b.iter().collect())),
+                Ok(Ok(Response::Written)) => Ok(Answer::Written),
+                Ok(Err(exception)) => Err(exception),
+                Err(e) => {
+                    self.rx.clear();
+                    return Err(LinkError::Corrupt(format!("{e:?}")));
+                }
+            };
+            self.rx.drain(..len);
+            return Ok(Some(answer));
+        }
+    }
+
+    /// Drops bytes a late RTU answer left behind, so they are not taken for the next answer.
+    fn drain_stale(&mut self) {
+        self.rx.clear();
+        if let Some(stream) = self.stream.as_mut() {
+            let mut chunk = [0u8; 512];
+            while let Ok(n) = stream.try_read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
+}
