@@ -17,6 +17,7 @@ import json
 import struct
 import sys
 
+from pymodbus.framer import FramerType
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
 
@@ -73,13 +74,14 @@ async def main():
     p.add_argument("--rtu")
     p.add_argument("--baud", type=int, default=19200)
     p.add_argument("--parity", default="N")
+    p.add_argument("--framer", default="socket", help="socket (Modbus TCP) or rtu (RTU frames over TCP)")
     args = p.parse_args()
     with open(args.map) as f:
         ctx = context(json.load(f)["units"])
     print("ready", flush=True)
     if args.tcp:
         host, port = args.tcp.rsplit(":", 1)
-        await StartAsyncTcpServer(context=ctx, address=(host, int(port)))
+        await StartAsyncTcpServer(context=ctx, address=(host, int(port)), framer=FramerType(args.framer))
     else:
         await StartAsyncSerialServer(context=ctx, framer="rtu", port=args.rtu, baudrate=args.baud,
                                      parity=args.parity, stopbits=1, bytesize=8)

@@ -1,0 +1,206 @@
+//! The Modbus driver against pymodbus, an independent implementation: every type in every byte order,
+//! over Modbus TCP and over RTU frames on TCP, read by `edge-agent test` and compared with the values
+//! pymodbus packed with Python's struct module.
+
+#[path = "support/agent.rs"]
+mod agent;
+#[path = "support/pymodbus.rs"]
+mod pymodbus;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use agent::{BIN, Scratch};
+use pymodbus::Pymodbus;
+use serde_json::json;
+
+/// What a tag should read as, in line-protocol field form.
+#[derive(Debug, Clone, PartialEq)]
+enum Want {
+    Float(f64),
+    Int(i64),
+    Bool(bool),
+    Text(&'static str),
+}
+
+struct Case {
+    space: &'static str,
+    ty: &'static str,
+    order: &'static str,
+    value: serde_json::Value,
+    want: Want,
+    registers: Option<u8>,
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let numeric: [(&str, serde_json::Value, Want); 8] = [
+        ("u16", json!(51234), Want::Int(51234)),
+        ("i16", json!(-1234), Want::Int(-1234)),
+        ("u32", json!(3_000_000_123u64), Want::Int(3_000_000_123)),
+        ("i32", json!(-2_000_000_123i64), Want::Int(-2_000_000_123)),
+        ("u64", json!(1_234_567_890_123_456u64), Want::Int(1_234_567_890_123_456)),
+        ("i64", json!(-1_234_567_890_123_456i64), Want::Int(-1_234_567_890_123_456)),
+        ("f32", json!(-12.375), Want::Float(-12.375)),
+        ("f64", json!(1234.56789012345), Want::Float(1234.56789012345)),
+    ];
+    for (ty, value, want) in numeric {
+        for order in ["ABCD", "CDAB", "BADC", "DCBA"] {
+            let space = if ty.starts_with('f') { "input" } else { "holding" };
+            out.push(Case { space, ty, order, value: value.clone(), want: want.clone(), registers: None });
+        }
+    }
+    for order in ["ABCD", "BADC"] {
+        out.push(Case {
+            space: "holding",
+            ty: "string",
+            order,
+            value: json!("PUMP-7A"),
+            want: Want::Text("PUMP-7A"),
+            registers: Some(5),
+        });
+    }
+    out.push(Case {
+        space: "coil",
+        ty: "bool",
+        order: "ABCD",
+        value: json!(true),
+        want: Want::Bool(true),
+        registers: None,
+    });
+    out.push(Case {
+        space: "discrete",
+        ty: "bool",
+        order: "ABCD",
+        value: json!(false),
+        want: Want::Bool(false),
+        registers: None,
+    });
+    out
+}
+
+/// The map for pymodbus and the tags for the agent, with gaps between tags so the planner must merge
+/// across them (max_gap) or split.
+fn layout(cases: &[Case], device: &str) -> (serde_json::Value, String, Vec<(String, Want)>) {
+    let mut map = Vec::new();
+    let mut tags = Vec::new();
+    let mut wants = Vec::new();
+    let mut next: HashMap<&str, u16> = HashMap::new();
+    for (i, c) in cases.iter().enumerate() {
+        let at = next.entry(c.space).or_insert(10);
+        let address = *at;
+        let width = match c.ty {
+            "u32" | "i32" | "f32" => 2,
+            "u64" | "i64" | "f64" => 4,
+            "string" => c.registers.unwrap() as u16,
+            _ => 1,
+        };
+        *at += width + 1;
+        let space_name = if c.space == "discrete" { "discrete" } else { c.space };
+        let mut entry =
+            json!({"space": c.space, "address": address, "type": c.ty, "order": c.order, "value": c.value});
+        if let Some(n) = c.registers {
+            entry["registers"] = json!(n);
+        }
+        map.push(entry);
+        let name = format!("{device}.{}_{}_{i}", c.ty, c.order.to_lowercase());
+        let registers = c.registers.map(|n| format!(", registers = {n}")).unwrap_or_default();
+        tags.push(format!(
+            r#"{{ name = "{name}", address = "{space_name}:{address}", type = "{}", order = "{}"{registers} }}"#,
+            c.ty, c.order
+        ));
+        wants.push((name, c.want.clone()));
+    }
+    (json!({"units": {"1": map}}), tags.join(",\n  "), wants)
+}
+
+/// The value field of each tag in `edge-agent test`'s line protocol.
+fn fields(stdout: &str) -> HashMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let tag = l.split("tag=").nth(1)?.split([' ', ',']).next()?.to_owned();
+            let field = l.split(' ').nth(1)?.split(',').next()?.to_owned();
+            Some((tag, field))
+        })
+        .collect()
+}
+
+fn check(field: &str, want: &Want) -> bool {
+    let Some((key, v)) = field.split_once('=') else { return false };
+    match want {
+        Want::Float(x) => key == "value" && v.parse::<f64>().is_ok_and(|f| f == *x),
+        Want::Int(x) => {
+            key == "value_int" && v.strip_suffix('i').and_then(|s| s.parse::<i64>().ok()) == Some(*x)
+        }
+        Want::Bool(b) => key == "value_bool" && v == b.to_string(),
+        Want::Text(t) => key == "value_text" && v == format!("\"{t}\""),
+    }
+}
+
+#[test]
+fn every_type_in_every_order_reads_as_pymodbus_wrote_it_over_tcp_and_rtu_over_tcp() {
+    let cases = cases();
+    let (map_tcp, tags_tcp, mut wants) = layout(&cases, "tcp");
+    let (map_rtu, tags_rtu, wants_rtu) = layout(&cases, "rtu");
+    wants.extend(wants_rtu);
+    let tcp = Pymodbus::start(&map_tcp, "socket");
+    let rtu = Pymodbus::start(&map_rtu, "rtu");
+    let scratch = Scratch::new("pymodbus");
+    let config = scratch.file(
+        "agent.toml",
+        &format!(
+            r#"
+[agent]
+data_dir = "{data}"
+[api]
+listen = "127.0.0.1:0"
+
+[[modbus.link]]
+name = "tcp-link"
+address = "{tcp}"
+timeout = "2s"
+[[modbus.link.device]]
+name = "tcp"
+unit = 1
+max_gap = 1
+tags = [
+  {tags_tcp}
+]
+
+[[modbus.link]]
+name = "serial-gateway"
+transport = "rtu_over_tcp"
+address = "{rtu}"
+timeout = "2s"
+[[modbus.link.device]]
+name = "rtu"
+unit = 1
+tags = [
+  {tags_rtu}
+]
+"#,
+            data = scratch.0.join("data").display(),
+            tcp = tcp.addr,
+            rtu = rtu.addr,
+        ),
+    );
+    let out =
+        Command::new(BIN).args(["test", "-c"]).arg(&config).arg("--timeout").arg("10s").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "edge-agent test failed:\n{stderr}\n{}\n{}", tcp.log(), rtu.log());
+    let got = fields(&stdout);
+    let wrong: Vec<String> = wants
+        .iter()
+        .filter(|(name, want)| !got.get(name).is_some_and(|f| check(f, want)))
+        .map(|(name, want)| format!("{name}: want {want:?}, got {:?}", got.get(name)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} tags wrong:\n{}\n\nstdout:\n{stdout}",
+        wrong.len(),
+        wants.len(),
+        wrong.join("\n")
+    );
+}

@@ -1,0 +1,66 @@
+//! pymodbus serving a typed register map on 127.0.0.1 (hil-tests/modbus_sim.py), killed on drop.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Pymodbus {
+    child: Child,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+fn python() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = root.join("hil-tests/.venv/bin/python");
+    let python = std::env::var_os("EDGE_TEST_PYTHON").map(PathBuf::from).unwrap_or(venv);
+    assert!(
+        python.exists(),
+        "{} is missing: run hil-tests/run.sh, which installs pymodbus in a venv",
+        python.display()
+    );
+    python
+}
+
+impl Pymodbus {
+    /// Serves `map` (the JSON modbus_sim.py reads) with `framer` "socket" (Modbus TCP) or "rtu".
+    pub fn start(map: &serde_json::Value, framer: &str) -> Pymodbus {
+        let dir = tempfile::tempdir().unwrap();
+        let map_file = dir.path().join("map.json");
+        std::fs::write(&map_file, map.to_string()).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hil-tests/modbus_sim.py");
+        let child = Command::new(python())
+            .arg(script)
+            .args(["--map", map_file.to_str().unwrap(), "--tcp", &addr.to_string(), "--framer", framer])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("sim.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut sim = Pymodbus { child, addr, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = sim.child.try_wait() {
+                panic!("modbus_sim.py exited ({status}): {}", sim.log());
+            }
+            assert!(Instant::now() < deadline, "pymodbus did not listen on {addr}: {}", sim.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sim
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("sim.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Pymodbus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
