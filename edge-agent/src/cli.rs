@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `test`, `version`.
+//! The command line: `run`, `check`, `test`, `modbus read`, `version`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,8 +43,17 @@ pub enum Command {
         #[arg(long, default_value = "10s")]
         timeout: Span,
     },
+    /// Commissioning tools for Modbus devices.
+    #[command(subcommand)]
+    Modbus(ModbusCommand),
     /// Print the version and build.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModbusCommand {
+    /// Read registers once and print them raw and decoded (in every byte order unless --order is given).
+    Read(crate::cli_modbus::ReadArgs),
 }
 
 /// Exit codes: 0 fine, 1 a device failed (`test`) or the agent failed, 2 the config is invalid.
@@ -61,6 +70,7 @@ pub fn main(process_start: Instant) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Modbus(ModbusCommand::Read(args)) => runtime().block_on(crate::cli_modbus::read(args)),
         Command::Check { config } => match config::load(&config) {
             Ok(cfg) => {
                 print!("{}", cfg.summary());

@@ -1,6 +1,7 @@
 //! The edge runtime: config, the sample ring, engines, local HTTP, and the CLI behind `edge-agent`.
 
 pub mod cli;
+pub mod cli_modbus;
 pub mod config;
 pub mod engine;
 pub mod export;

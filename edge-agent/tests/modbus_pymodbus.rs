@@ -204,3 +204,44 @@ tags = [
         wrong.join("\n")
     );
 }
+
+#[test]
+fn modbus_read_shows_the_value_in_every_order_so_the_right_one_can_be_picked() {
+    let map = json!({"units": {"7": [{"space": "holding", "address": 3054, "type": "f32", "order": "CDAB", "value": 231.5}]}});
+    let sim = Pymodbus::start(&map, "socket");
+    let out = Command::new(BIN)
+        .args([
+            "modbus",
+            "read",
+            "--address",
+            &sim.addr.to_string(),
+            "--unit",
+            "7",
+            "--register",
+            "holding:3054",
+            "--type",
+            "f32",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("raw: 8000 4367"), "{stdout}");
+    assert!(stdout.contains("CDAB: 231.5") && !stdout.contains("ABCD: 231.5"), "{stdout}");
+
+    let refused = Command::new(BIN)
+        .args([
+            "modbus",
+            "read",
+            "--address",
+            &sim.addr.to_string(),
+            "--unit",
+            "7",
+            "--register",
+            "holding:20000",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("exception 2"));
+}
