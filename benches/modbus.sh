@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Modbus at plant scale: 100 devices x 100 tags, each device on its own TCP link, scanned every second,
+# served by pymodbus (hil-tests/modbus_sim.py) on this machine. Prints the agent's CPU and RSS, requests
+# per scan against one request per tag, and the mean planned-scan latency on loopback.
+#   benches/modbus.sh          DEVICES=100 SECS=30  (needs hil-tests/.venv: run hil-tests/run.sh once)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+devices=${DEVICES:-100}; secs=${SECS:-30}
+python=${EDGE_TEST_PYTHON:-hil-tests/.venv/bin/python}
+cargo build --release -q -p edge-agent --bin edge-agent
+bin=$PWD/target/release/edge-agent
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# Each unit: 50 f32 (CDAB) at holding 0..99, then 50 u16 at holding 100..149.
+python3 - "$devices" > "$work/map.json" <<'EOF'
+import json, sys
+n = int(sys.argv[1])
+unit = [{"space": "holding", "address": 2 * i, "type": "f32", "order": "CDAB", "value": i + 0.5} for i in range(50)]
+unit += [{"space": "holding", "address": 100 + i, "type": "u16", "value": i} for i in range(50)]
+print(json.dumps({"units": {str(u): unit for u in range(1, n + 1)}}))
+EOF
+"$python" hil-tests/modbus_sim.py --map "$work/map.json" --tcp "127.0.0.1:$port" > "$work/sim.log" 2>&1 & sim=$!
+trap 'kill $sim 2>/dev/null; kill $agent 2>/dev/null; rm -rf "$work"' EXIT
+until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" 2>/dev/null; do sleep 0.2; done
+
+{
+  printf '[agent]\ndata_dir = "%s/data"\n[api]\nlisten = "127.0.0.1:19198"\n' "$work"
+  for d in $(seq 1 "$devices"); do
+    printf '\n[[modbus.link]]\nname = "link%03d"\naddress = "127.0.0.1:%s"\n' "$d" "$port"
+    printf '[[modbus.link.device]]\nname = "dev%03d"\nunit = %d\nscan = "1s"\ntags = [\n' "$d" "$d"
+    for i in $(seq 0 49); do printf '  { name = "dev%03d.kw%02d", address = "holding:%d", type = "f32", order = "CDAB" },\n' "$d" "$i" $((2 * i)); done
+    for i in $(seq 0 49); do printf '  { name = "dev%03d.st%02d", address = "holding:%d" },\n' "$d" "$i" $((100 + i)); done
+    printf ']\n'
+  done
+} > "$work/agent.toml"
+
+metric() { curl -s 127.0.0.1:19198/metrics | awk -v m="$1" 'index($1, m) == 1 {s += $2} END {print s + 0}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+"$bin" run -c "$work/agent.toml" 2> "$work/agent.log" & agent=$!
+sleep 10
+c0=$(cpu_ticks $agent); t0=$(date +%s.%N); r0=$(metric edge_device_requests_total); n0=$(metric edge_device_scans_total)
+s0=$(metric edge_device_scan_duration_seconds_sum); k0=$(metric edge_device_scan_duration_seconds_count)
+sleep "$secs"
+c1=$(cpu_ticks $agent); t1=$(date +%s.%N); r1=$(metric edge_device_requests_total); n1=$(metric edge_device_scans_total)
+s1=$(metric edge_device_scan_duration_seconds_sum); k1=$(metric edge_device_scan_duration_seconds_count)
+hz=$(getconf CLK_TCK)
+echo "devices: $devices x 100 tags, 1 s scan; devices up: $(metric edge_device_up)"
+echo "agent CPU: $(echo "scale=2; 100 * ($c1 - $c0) / $hz / ($t1 - $t0)" | bc)% of one core; RSS $(awk '/VmRSS/ {print $2/1024}' /proc/$agent/status) MiB"
+echo "requests per scan: $(echo "scale=2; ($r1 - $r0) / ($n1 - $n0)" | bc) (one request per tag would be 100)"
+echo "planned scan latency on loopback (mean): $(echo "scale=3; 1000 * ($s1 - $s0) / ($k1 - $k0)" | bc) ms"
+echo "scans per second: $(echo "scale=1; ($n1 - $n0) / ($t1 - $t0)" | bc)"
