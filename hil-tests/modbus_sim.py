@@ -83,8 +83,9 @@ async def main():
         host, port = args.tcp.rsplit(":", 1)
         await StartAsyncTcpServer(context=ctx, address=(host, int(port)), framer=FramerType(args.framer))
     else:
-        await StartAsyncSerialServer(context=ctx, framer="rtu", port=args.rtu, baudrate=args.baud,
-                                     parity=args.parity, stopbits=1, bytesize=8)
+        parity = {"none": "N", "even": "E", "odd": "O"}.get(args.parity, args.parity)
+        await StartAsyncSerialServer(context=ctx, framer=FramerType.RTU, port=args.rtu, baudrate=args.baud,
+                                     parity=parity, stopbits=1, bytesize=8)
 
 
 if __name__ == "__main__":

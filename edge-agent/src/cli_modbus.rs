@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use drivers::modbus::config::{Parity, SerialSettings};
 use drivers::modbus::{Answer, Connection, Transport};
 use drivers::units::Span;
 use protocols::modbus::pdu::Request;
@@ -13,9 +14,14 @@ use protocols::modbus::{Address, Base, ByteOrder, DataType, TagCodec};
 
 #[derive(Args, Debug)]
 pub struct ReadArgs {
-    /// Device or gateway, host:port.
+    /// Device or gateway, host:port; or the serial port with --transport rtu.
     #[arg(long)]
     pub address: String,
+    /// Serial line (rtu): baud rate and parity (none, even, odd).
+    #[arg(long, default_value_t = 19_200)]
+    pub baud: u32,
+    #[arg(long, default_value = "even")]
+    pub parity: String,
     #[arg(long, default_value_t = 1)]
     pub unit: u8,
     /// What to read: "holding:3054", "input:0", "coil:12", "discrete:3" or 40001-style.
@@ -43,6 +49,7 @@ pub struct ReadArgs {
 pub enum TransportArg {
     Tcp,
     RtuOverTcp,
+    Rtu,
 }
 
 pub async fn read(args: ReadArgs) -> ExitCode {
@@ -80,8 +87,20 @@ async fn run(a: &ReadArgs) -> Result<String, String> {
     let transport = match a.transport {
         TransportArg::Tcp => Transport::Tcp,
         TransportArg::RtuOverTcp => Transport::RtuOverTcp,
+        TransportArg::Rtu => Transport::Rtu,
     };
-    let mut conn = Connection::new(transport, &a.address, a.timeout.get());
+    let parity = match a.parity.as_str() {
+        "none" => Parity::None,
+        "even" => Parity::Even,
+        "odd" => Parity::Odd,
+        other => return Err(format!("--parity {other:?}: none, even or odd")),
+    };
+    let stop_bits = if parity == Parity::None { 2 } else { 1 };
+    let mut conn = Connection::new(transport, &a.address, a.timeout.get()).with_serial(SerialSettings {
+        baud: a.baud,
+        parity,
+        stop_bits,
+    });
     let req = Request::Read { space: address.space, start: address.wire, count };
     let started = std::time::Instant::now();
     let answer = match conn.request(a.unit, &req).await {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use agent::{BIN, Scratch};
-use pymodbus::Pymodbus;
+use pymodbus::{PtyPair, Pymodbus};
 use serde_json::json;
 
 /// What a tag should read as, in line-protocol field form.
@@ -203,6 +203,59 @@ tags = [
         wants.len(),
         wrong.join("\n")
     );
+}
+
+#[test]
+fn every_type_in_every_order_reads_over_rtu_on_a_serial_line() {
+    let cases = cases();
+    let (map, tags, wants) = layout(&cases, "bus");
+    let pty = PtyPair::new();
+    let sim = Pymodbus::start_serial(&map, &pty.b);
+    let scratch = Scratch::new("pymodbus-rtu");
+    let config = scratch.file(
+        "agent.toml",
+        &format!(
+            r#"
+[agent]
+data_dir = "{data}"
+[api]
+listen = "127.0.0.1:0"
+
+[[modbus.link]]
+name = "rs485-1"
+transport = "rtu"
+port = "{port}"
+baud = 19200
+parity = "none"
+stop_bits = 1
+timeout = "2s"
+[[modbus.link.device]]
+name = "bus"
+unit = 1
+tags = [
+  {tags}
+]
+"#,
+            data = scratch.0.join("data").display(),
+            port = pty.a.display(),
+        ),
+    );
+    let out =
+        Command::new(BIN).args(["test", "-c"]).arg(&config).arg("--timeout").arg("20s").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "edge-agent test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sim.log()
+    );
+    let got = fields(&stdout);
+    let wrong: Vec<String> = wants
+        .iter()
+        .filter(|(name, want)| !got.get(name).is_some_and(|f| check(f, want)))
+        .map(|(name, want)| format!("{name}: want {want:?}, got {:?}", got.get(name)))
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} tags wrong:\n{}", wrong.len(), wants.len(), wrong.join("\n"));
 }
 
 #[test]

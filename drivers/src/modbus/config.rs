@@ -18,6 +18,32 @@ pub enum Transport {
     Tcp,
     /// RTU frames (with CRC) carried over TCP, as serial device servers pass them through.
     RtuOverTcp,
+    /// RTU on a local serial port (RS-485 adapter), shared by every unit on the bus.
+    Rtu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parity {
+    None,
+    Even,
+    Odd,
+}
+
+/// How a serial port is set up: Modbus over Serial Line V1.02 §2.5.1 asks for even parity by default,
+/// and two stop bits when there is no parity, so each character stays 11 bits long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SerialSettings {
+    pub baud: u32,
+    pub parity: Parity,
+    pub stop_bits: u8,
+}
+
+impl SerialSettings {
+    /// Bits on the wire per character: start, 8 data, parity, stop.
+    pub fn bits_per_char(&self) -> u32 {
+        1 + 8 + u32::from(self.parity != Parity::None) + u32::from(self.stop_bits)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -26,8 +52,15 @@ pub struct ModbusLinkConfig {
     pub name: Spanned<String>,
     #[serde(default = "tcp")]
     pub transport: Transport,
-    /// `host:port` of the device or gateway.
-    pub address: Spanned<String>,
+    /// `host:port` of the device or gateway (tcp, rtu_over_tcp).
+    pub address: Option<Spanned<String>>,
+    /// Serial port (rtu), e.g. `/dev/ttyUSB0`.
+    pub port: Option<Spanned<String>>,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    #[serde(default = "even")]
+    pub parity: Parity,
+    pub stop_bits: Option<u8>,
     /// For one request, from sending to the whole answer.
     #[serde(default = "default_timeout")]
     pub timeout: Span,
@@ -40,6 +73,14 @@ pub struct ModbusLinkConfig {
 
 fn tcp() -> Transport {
     Transport::Tcp
+}
+
+fn default_baud() -> u32 {
+    19_200
+}
+
+fn even() -> Parity {
+    Parity::Even
 }
 
 fn default_timeout() -> Span {
@@ -182,18 +223,52 @@ impl ModbusTagConfig {
 }
 
 impl ModbusLinkConfig {
+    /// The serial settings, with the stop bits the spec asks for when none are given.
+    pub fn serial(&self) -> SerialSettings {
+        let stop_bits = self.stop_bits.unwrap_or(if self.parity == Parity::None { 2 } else { 1 });
+        SerialSettings { baud: self.baud, parity: self.parity, stop_bits }
+    }
+
+    /// Where the link goes: `host:port` or the serial port.
+    pub fn endpoint(&self) -> String {
+        match self.transport {
+            Transport::Rtu => self.port.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default(),
+            _ => self.address.as_ref().map(|a| a.get_ref().clone()).unwrap_or_default(),
+        }
+    }
+
     /// Every problem of the link, each with where it is and what to do.
     pub fn problems(&self) -> Vec<(Range<usize>, String)> {
         let link = self.name.get_ref();
         let mut out = Vec::new();
-        if self.address.get_ref().rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
-            out.push((
-                self.address.span(),
-                format!(
-                    "modbus link {link}: address {:?} needs host:port, e.g. \"10.0.0.5:502\"",
-                    self.address.get_ref()
-                ),
-            ));
+        match (self.transport, &self.address, &self.port) {
+            (Transport::Rtu, _, None) => out.push((
+                self.name.span(),
+                format!("modbus link {link}: transport rtu needs `port`, e.g. \"/dev/ttyUSB0\""),
+            )),
+            (Transport::Rtu, _, Some(_)) => {
+                if !matches!(self.stop_bits, None | Some(1) | Some(2)) {
+                    out.push((self.name.span(), format!("modbus link {link}: stop_bits is 1 or 2")));
+                }
+                if self.baud == 0 {
+                    out.push((self.name.span(), format!("modbus link {link}: baud must be above 0")));
+                }
+            }
+            (_, None, _) => out.push((
+                self.name.span(),
+                format!("modbus link {link}: needs `address = \"host:port\"`, e.g. \"10.0.0.5:502\""),
+            )),
+            (_, Some(a), _) => {
+                if a.get_ref().rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
+                    out.push((
+                        a.span(),
+                        format!(
+                            "modbus link {link}: address {:?} needs host:port, e.g. \"10.0.0.5:502\"",
+                            a.get_ref()
+                        ),
+                    ));
+                }
+            }
         }
         if self.timeout.get().is_zero() {
             out.push((self.name.span(), format!("modbus link {link}: timeout must be above 0")));

@@ -58,7 +58,8 @@ impl ModbusLinkConfig {
             self.devices.iter().map(|d| DevicePlan::new(d, &tag_id)).collect::<Result<Vec<_>, _>>()?;
         Ok(Box::new(ModbusDriver {
             name: self.name.get_ref().clone(),
-            conn: Connection::new(self.transport, self.address.get_ref(), self.timeout.get()),
+            conn: Connection::new(self.transport, &self.endpoint(), self.timeout.get())
+                .with_serial(self.serial()),
             devices,
             retries: self.retries,
         }))

@@ -5,10 +5,15 @@ use std::time::Duration;
 
 use protocols::modbus::pdu::{self, Exception, Request, Response};
 use protocols::modbus::{rtu, tcp};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-use super::config::Transport;
+use super::config::{Parity, SerialSettings, Transport};
+
+/// A TCP connection or a serial port.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// A decoded answer, owned.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,14 +46,32 @@ pub struct Connection {
     transport: Transport,
     addr: String,
     timeout: Duration,
-    stream: Option<TcpStream>,
+    serial: SerialSettings,
+    stream: Option<Box<dyn Stream>>,
     transaction: u16,
     rx: Vec<u8>,
+    /// When the line last carried a byte: RTU frames are told apart by silence (3.5 characters).
+    last_traffic: Instant,
 }
 
 impl Connection {
     pub fn new(transport: Transport, addr: &str, timeout: Duration) -> Self {
-        Connection { transport, addr: addr.to_owned(), timeout, stream: None, transaction: 0, rx: Vec::new() }
+        let serial = SerialSettings { baud: 19_200, parity: Parity::Even, stop_bits: 1 };
+        Connection {
+            transport,
+            addr: addr.to_owned(),
+            timeout,
+            serial,
+            stream: None,
+            transaction: 0,
+            rx: Vec::new(),
+            last_traffic: Instant::now(),
+        }
+    }
+
+    pub fn with_serial(mut self, serial: SerialSettings) -> Self {
+        self.serial = serial;
+        self
     }
 
     pub fn is_connected(&self) -> bool {
@@ -62,13 +85,30 @@ impl Connection {
 
     pub async fn connect(&mut self) -> Result<(), LinkError> {
         let fail = |why: String| LinkError::Connect { addr: self.addr.clone(), why };
-        let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&self.addr))
-            .await
-            .map_err(|_| fail(format!("no answer within {:?}", self.timeout)))?
-            .map_err(|e| fail(e.to_string()))?;
-        // Requests are small and each waits for its answer: send at once.
-        let _ = stream.set_nodelay(true);
-        self.stream = Some(stream);
+        if self.transport == Transport::Rtu {
+            let s = self.serial;
+            let parity = match s.parity {
+                Parity::None => tokio_serial::Parity::None,
+                Parity::Even => tokio_serial::Parity::Even,
+                Parity::Odd => tokio_serial::Parity::Odd,
+            };
+            let stop =
+                if s.stop_bits == 2 { tokio_serial::StopBits::Two } else { tokio_serial::StopBits::One };
+            let port = tokio_serial::new(&self.addr, s.baud)
+                .parity(parity)
+                .stop_bits(stop)
+                .data_bits(tokio_serial::DataBits::Eight);
+            let stream = tokio_serial::SerialStream::open(&port).map_err(|e| fail(e.to_string()))?;
+            self.stream = Some(Box::new(stream));
+        } else {
+            let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&self.addr))
+                .await
+                .map_err(|_| fail(format!("no answer within {:?}", self.timeout)))?
+                .map_err(|e| fail(e.to_string()))?;
+            // Requests are small and each waits for its answer: send at once.
+            let _ = stream.set_nodelay(true);
+            self.stream = Some(Box::new(stream));
+        }
         self.rx.clear();
         Ok(())
     }
@@ -112,14 +152,20 @@ impl Connection {
                 let n = req.encode(&mut pdu_buf).map_err(|e| LinkError::Corrupt(format!("{e:?}")))?;
                 tcp::encode_adu(transaction, unit, &pdu_buf[..n], &mut frame)
             }
-            Transport::RtuOverTcp => rtu::encode_request(unit, req, &mut frame),
+            Transport::RtuOverTcp | Transport::Rtu => rtu::encode_request(unit, req, &mut frame),
         }
         .map_err(|e| LinkError::Corrupt(format!("cannot encode the request: {e:?}")))?;
-        if self.transport == Transport::RtuOverTcp {
-            self.drain_stale();
+        if self.transport != Transport::Tcp {
+            self.drain_stale().await;
+        }
+        if self.transport == Transport::Rtu {
+            // Modbus over Serial Line V1.02 §2.5.1.1: at least 3.5 characters of silence between frames.
+            let quiet = rtu::silence(self.serial.baud, self.serial.bits_per_char());
+            tokio::time::sleep_until(self.last_traffic + quiet).await;
         }
         let stream = self.stream.as_mut().expect("connected");
         stream.write_all(&frame[..len]).await.map_err(|e| LinkError::Io(e.to_string()))?;
+        self.last_traffic = Instant::now();
         loop {
             if let Some(answer) = self.parse(unit, transaction, req)? {
                 return Ok(answer);
@@ -131,6 +177,7 @@ impl Connection {
                 return Err(LinkError::Io("closed by the device".into()));
             }
             self.rx.extend_from_slice(&chunk[..n]);
+            self.last_traffic = Instant::now();
         }
     }
 
@@ -161,7 +208,7 @@ impl Connection {
                         (tcp::MBAP_LEN..len, len)
                     }
                 },
-                Transport::RtuOverTcp => match rtu::decode_response(unit, req, &self.rx) {
+                Transport::RtuOverTcp | Transport::Rtu => match rtu::decode_response(unit, req, &self.rx) {
                     rtu::RtuFrame::Partial { .. } => return Ok(None),
                     rtu::RtuFrame::Corrupt(e) => {
                         self.rx.clear();
@@ -186,14 +233,15 @@ impl Connection {
     }
 
     /// Drops bytes a late RTU answer left behind, so they are not taken for the next answer.
-    fn drain_stale(&mut self) {
+    async fn drain_stale(&mut self) {
         self.rx.clear();
         if let Some(stream) = self.stream.as_mut() {
             let mut chunk = [0u8; 512];
-            while let Ok(n) = stream.try_read(&mut chunk) {
+            while let Ok(Ok(n)) = tokio::time::timeout(Duration::ZERO, stream.read(&mut chunk)).await {
                 if n == 0 {
                     break;
                 }
+                self.last_traffic = Instant::now();
             }
         }
     }

@@ -41,7 +41,7 @@ impl Config {
                 "  modbus link {} ({:?} {}): {} devices, {tags} tags",
                 l.name.get_ref(),
                 l.transport,
-                l.address.get_ref(),
+                l.endpoint(),
                 l.devices.len()
             );
         }
