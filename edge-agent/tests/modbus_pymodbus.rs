@@ -138,6 +138,23 @@ fn check(field: &str, want: &Want) -> bool {
     }
 }
 
+/// Every tag printed with the value pymodbus was given.
+fn assert_all_read(stdout: &str, wants: &[(String, Want)]) {
+    let got = fields(stdout);
+    let wrong: Vec<String> = wants
+        .iter()
+        .filter(|(name, want)| !got.get(name).is_some_and(|f| check(f, want)))
+        .map(|(name, want)| format!("{name}: want {want:?}, got {:?}", got.get(name)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} tags wrong:\n{}\n\nstdout:\n{stdout}",
+        wrong.len(),
+        wants.len(),
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn every_type_in_every_order_reads_as_pymodbus_wrote_it_over_tcp_and_rtu_over_tcp() {
     let cases = cases();
@@ -190,19 +207,7 @@ tags = [
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "edge-agent test failed:\n{stderr}\n{}\n{}", tcp.log(), rtu.log());
-    let got = fields(&stdout);
-    let wrong: Vec<String> = wants
-        .iter()
-        .filter(|(name, want)| !got.get(name).is_some_and(|f| check(f, want)))
-        .map(|(name, want)| format!("{name}: want {want:?}, got {:?}", got.get(name)))
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{} of {} tags wrong:\n{}\n\nstdout:\n{stdout}",
-        wrong.len(),
-        wants.len(),
-        wrong.join("\n")
-    );
+    assert_all_read(&stdout, &wants);
 }
 
 #[test]
@@ -249,13 +254,7 @@ tags = [
         String::from_utf8_lossy(&out.stderr),
         sim.log()
     );
-    let got = fields(&stdout);
-    let wrong: Vec<String> = wants
-        .iter()
-        .filter(|(name, want)| !got.get(name).is_some_and(|f| check(f, want)))
-        .map(|(name, want)| format!("{name}: want {want:?}, got {:?}", got.get(name)))
-        .collect();
-    assert!(wrong.is_empty(), "{} of {} tags wrong:\n{}", wrong.len(), wants.len(), wrong.join("\n"));
+    assert_all_read(&stdout, &wants);
 }
 
 #[test]
