@@ -297,3 +297,66 @@ fn modbus_read_shows_the_value_in_every_order_so_the_right_one_can_be_picked() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("exception 2"));
 }
+
+/// What `edge-agent modbus read` prints for one register range of unit 1.
+fn read_back(sim: &Pymodbus, register: &str, ty: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["modbus", "read", "--address", &sim.addr.to_string(), "--register", register, "--type", ty])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn writes_reach_holding_registers_and_coils_within_their_limits() {
+    let map = json!({"units": {"1": [
+        {"space": "holding", "address": 40, "type": "f32", "order": "CDAB", "value": 0.0},
+        {"space": "holding", "address": 50, "type": "u16", "value": 256},
+        {"space": "coil", "address": 5, "type": "bool", "value": false},
+    ]}});
+    let sim = Pymodbus::start(&map, "socket");
+    let scratch = Scratch::new("modbus-writes");
+    let token = scratch.file("api.token", "s3cret\n");
+    let config = scratch.file(
+        "agent.toml",
+        &format!(
+            r#"
+[agent]
+data_dir = "{data}"
+[api]
+listen = "127.0.0.1:0"
+token_file = "{token}"
+
+[[modbus.link]]
+name = "plc"
+address = "{addr}"
+[[modbus.link.device]]
+name = "dosing"
+unit = 1
+scan = "200ms"
+tags = [
+  {{ name = "dosing.setpoint", address = "holding:40", type = "f32", order = "CDAB", writable = {{ min = 0.0, max = 50.0 }} }},
+  {{ name = "dosing.mode", address = "holding:50", type = "bit", bit = 2, writable = {{ min = 0, max = 1 }} }},
+  {{ name = "dosing.pump", address = "coil:5", type = "bool", writable = {{ min = 0, max = 1 }} }},
+]
+"#,
+            data = scratch.0.join("data").display(),
+            token = token.display(),
+            addr = sim.addr,
+        ),
+    );
+    let agent = agent::Agent::start(&config);
+    let put = |tag: &str, v: &str| {
+        agent.request("PUT", &format!("/tags/{tag}"), Some(&format!("{{\"value\":{v}}}")), Some("s3cret")).0
+    };
+    assert_eq!(put("dosing.setpoint", "37.25"), 204);
+    assert_eq!(put("dosing.setpoint", "80"), 422, "above its limit: refused before it reaches the device");
+    assert_eq!(put("dosing.mode", "1"), 204);
+    assert_eq!(put("dosing.pump", "1"), 204);
+    assert!(read_back(&sim, "holding:40", "f32").contains("CDAB: 37.25"));
+    assert!(
+        read_back(&sim, "holding:50", "u16").contains("ABCD: 4"),
+        "bit 2 set, the rest of the register kept"
+    );
+    assert!(read_back(&sim, "coil:5", "bool").contains("ABCD: true"));
+}
