@@ -355,8 +355,8 @@ tags = [
     assert_eq!(put("dosing.pump", "1"), 204);
     assert!(read_back(&sim, "holding:40", "f32").contains("CDAB: 37.25"));
     assert!(
-        read_back(&sim, "holding:50", "u16").contains("ABCD: 4"),
-        "bit 2 set, the rest of the register kept"
+        read_back(&sim, "holding:50", "u16").contains("ABCD: 260"),
+        "bit 2 set, the rest of the register (256) kept"
     );
     assert!(read_back(&sim, "coil:5", "bool").contains("ABCD: true"));
 }
