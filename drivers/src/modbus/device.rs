@@ -34,6 +34,7 @@ pub struct Group {
 pub struct WriteTarget {
     pub id: TagId,
     pub name: String,
+    pub limits: crate::write::WritableSpec,
     pub space: Space,
     pub wire: u16,
     pub codec: TagCodec,
@@ -102,10 +103,11 @@ impl DevicePlan {
         }
         let writes = resolved
             .iter()
-            .filter(|(_, p)| p.writable.is_some())
-            .map(|(id, p)| WriteTarget {
+            .filter_map(|(id, p)| p.writable.map(|limits| (id, p, limits)))
+            .map(|(id, p, limits)| WriteTarget {
                 id: *id,
                 name: p.name.clone(),
+                limits,
                 space: p.address.space,
                 wire: p.address.wire,
                 codec: p.codec,

@@ -108,10 +108,26 @@ impl ModbusDriver {
                     slot.due = (slot.due + period).max(Instant::now());
                     let (di, gi) = (slot.device, slot.group);
                     let now = Instant::now();
-                    if link_backoff.until.is_some_and(|u| now < u) || backoff[di].until.is_some_and(|u| now < u) {
-                        continue;
-                    }
-                    let samples = self.scan(di, gi, &stats[di], &mut backoff[di], &mut link_backoff, &cx).await;
+                    // While the link or the unit is backed off, its scans still happen on time, as Bad
+                    // samples: the historian sees the gap tag by tag, and nobody waits on a dead line.
+                    let skipped = if link_backoff.until.is_some_and(|u| now < u) {
+                        Some(Failure::Link)
+                    } else if backoff[di].until.is_some_and(|u| now < u) {
+                        Some(Failure::Timeout)
+                    } else {
+                        None
+                    };
+                    let samples = match skipped {
+                        Some(why) => {
+                            let group = &self.devices[di].groups[gi];
+                            let mut out = Vec::new();
+                            for r in 0..group.reads.len() {
+                                group.fail(r, why, cx.clock.now(), &mut out);
+                            }
+                            out
+                        }
+                        None => self.scan(di, gi, &stats[di], &mut backoff[di], &mut link_backoff, &cx).await,
+                    };
                     tokio::select! {
                         biased;
                         _ = shutdown.triggered() => return Ok(()),
@@ -256,7 +272,11 @@ impl ModbusDriver {
             let _ = req.reply.send(Err(WriteError::NotWritable { tag: format!("{:?}", req.tag) }));
             return;
         };
-        let outcome = self.write(unit, &target, req.value).await;
+        // The agent checked the limits; checked again here, next to the actuator, in case it ever does not.
+        let outcome = match target.limits.check(&target.name, req.value) {
+            Ok(()) => self.write(unit, &target, req.value).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = &outcome {
             stats[di].request_failed(ErrorKind::Write, &e.to_string());
         }
