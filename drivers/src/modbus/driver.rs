@@ -160,7 +160,10 @@ impl ModbusDriver {
             match self.conn.connect().await {
                 Ok(()) => {
                     if was_down {
-                        stats.reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        // A link event: every device on the link lost and regained its connection.
+                        for d in &self.devices {
+                            cx.device(&d.name).reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         tracing::info!(link = %self.name, "link connected again");
                     }
                     *link_backoff = Backoff::default();
