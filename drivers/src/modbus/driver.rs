@@ -3,7 +3,6 @@
 //! unit that stops answering is skipped for a growing interval, so it costs the others at most one
 //! timeout per retry of it, not one per read.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -343,16 +342,4 @@ impl ModbusDriver {
 fn grow(b: &mut Backoff) {
     b.wait = if b.wait.is_zero() { FIRST_BACKOFF } else { (b.wait * 2).min(MAX_BACKOFF) };
     b.until = Some(Instant::now() + b.wait);
-}
-
-/// Tags per device, for the agent's write routing.
-pub fn writable_tags(cfg: &ModbusLinkConfig) -> HashMap<String, Vec<String>> {
-    cfg.devices
-        .iter()
-        .map(|d| {
-            let names =
-                d.tags.iter().filter(|t| t.writable.is_some()).map(|t| t.name.get_ref().clone()).collect();
-            (d.name.get_ref().clone(), names)
-        })
-        .collect()
 }

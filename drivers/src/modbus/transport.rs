@@ -35,13 +35,6 @@ pub enum LinkError {
     Corrupt(String),
 }
 
-impl LinkError {
-    /// Faults of the request, after which the connection itself is still good.
-    pub fn keeps_connection(&self) -> bool {
-        matches!(self, LinkError::Timeout(_))
-    }
-}
-
 pub struct Connection {
     transport: Transport,
     addr: String,

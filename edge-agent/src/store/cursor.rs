@@ -42,23 +42,17 @@ impl Cursor {
             cursors.retain(|(n, _)| n != name);
             cursors.push((name.to_owned(), position.clone()));
         }
-        let p = position.load(Ordering::Acquire);
-        Ok(Cursor {
+        let mut cursor = Cursor {
             name: name.to_owned(),
             path,
             shared: shared.clone(),
             position,
             persisted: saved.unwrap_or(u64::MAX),
             persisted_at: Instant::now(),
-        }
-        .with_persisted(p))
-    }
-
-    fn with_persisted(mut self, p: u64) -> Self {
-        if self.persisted != p {
-            let _ = self.save(p);
-        }
-        self
+        };
+        // A new uplink, or one clamped to the head, starts from a saved position at once.
+        let _ = cursor.flush();
+        Ok(cursor)
     }
 
     pub fn position(&self) -> u64 {

@@ -337,7 +337,14 @@ impl Store {
     /// Tells readers and /metrics where the log stands.
     fn publish(&self) {
         let mut state = self.shared.state();
-        state.segments = self.segments.iter().map(|&(f, _)| f).collect();
+        // Segments come and go only at the ends: rebuild the list only when an end moved, not per append.
+        let published =
+            (state.segments.front().copied(), state.segments.back().copied(), state.segments.len());
+        let now =
+            (self.segments.front().map(|s| s.0), self.segments.back().map(|s| s.0), self.segments.len());
+        if published != now {
+            state.segments = self.segments.iter().map(|&(f, _)| f).collect();
+        }
         state.head = self.head;
         state.active_len = match (&self.active, self.segments.back()) {
             (Some(_), Some(&(_, b))) => Some(b),

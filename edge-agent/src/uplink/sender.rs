@@ -27,7 +27,7 @@ use crate::store::{Batch, Cursor, LogReader, Shared};
 /// Behind by more than this many batches, live data gets its own reader.
 const SPLIT_BATCHES: u64 = 10;
 
-pub fn target(cfg: &UplinkConfig) -> InfluxTarget {
+fn target(cfg: &UplinkConfig) -> InfluxTarget {
     let api = match &cfg.api {
         HistorianApi::V2 { org, bucket, token } => {
             InfluxApi::V2 { org: org.clone(), bucket: bucket.clone(), token: token.clone() }
