@@ -84,15 +84,8 @@ fn a_dead_unit_slow_answers_dropped_connections_and_refusals_stay_where_they_bel
     let faults = Arc::new(Faults::default());
     let addr = proxy(sim.addr, faults.clone());
     let scratch = Scratch::new("modbus-faults");
-    let config = scratch.file(
-        "agent.toml",
-        &format!(
-            r#"
-[agent]
-data_dir = "{data}"
-[api]
-listen = "127.0.0.1:0"
-
+    let config = scratch.config(&format!(
+        r#"
 [[modbus.link]]
 name = "hall-2"
 address = "{addr}"
@@ -114,9 +107,7 @@ unit = 2
 scan = "100ms"
 tags = [{{ name = "oven.id", address = "holding:0" }}]
 "#,
-            data = scratch.0.join("data").display(),
-        ),
-    );
+    ));
     let agent = Agent::start(&config);
     let m = |series: &str| agent.metric(series);
 

@@ -10,7 +10,7 @@ mod pymodbus;
 use std::collections::HashMap;
 use std::process::Command;
 
-use agent::{BIN, Scratch};
+use agent::{BIN, Scratch, one_scan};
 use pymodbus::{PtyPair, Pymodbus};
 use serde_json::json;
 
@@ -164,15 +164,8 @@ fn every_type_in_every_order_reads_as_pymodbus_wrote_it_over_tcp_and_rtu_over_tc
     let tcp = Pymodbus::start(&map_tcp, "socket");
     let rtu = Pymodbus::start(&map_rtu, "rtu");
     let scratch = Scratch::new("pymodbus");
-    let config = scratch.file(
-        "agent.toml",
-        &format!(
-            r#"
-[agent]
-data_dir = "{data}"
-[api]
-listen = "127.0.0.1:0"
-
+    let config = scratch.config(&format!(
+        r#"
 [[modbus.link]]
 name = "tcp-link"
 address = "{tcp}"
@@ -197,16 +190,11 @@ tags = [
   {tags_rtu}
 ]
 "#,
-            data = scratch.0.join("data").display(),
-            tcp = tcp.addr,
-            rtu = rtu.addr,
-        ),
-    );
-    let out =
-        Command::new(BIN).args(["test", "-c"]).arg(&config).arg("--timeout").arg("10s").output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "edge-agent test failed:\n{stderr}\n{}\n{}", tcp.log(), rtu.log());
+        tcp = tcp.addr,
+        rtu = rtu.addr,
+    ));
+    let (ok, stdout, stderr) = one_scan(&config, "10s");
+    assert!(ok, "edge-agent test failed:\n{stderr}\n{}\n{}", tcp.log(), rtu.log());
     assert_all_read(&stdout, &wants);
 }
 
@@ -217,15 +205,8 @@ fn every_type_in_every_order_reads_over_rtu_on_a_serial_line() {
     let pty = PtyPair::new();
     let sim = Pymodbus::start_serial(&map, &pty.b);
     let scratch = Scratch::new("pymodbus-rtu");
-    let config = scratch.file(
-        "agent.toml",
-        &format!(
-            r#"
-[agent]
-data_dir = "{data}"
-[api]
-listen = "127.0.0.1:0"
-
+    let config = scratch.config(&format!(
+        r#"
 [[modbus.link]]
 name = "rs485-1"
 transport = "rtu"
@@ -241,19 +222,10 @@ tags = [
   {tags}
 ]
 "#,
-            data = scratch.0.join("data").display(),
-            port = pty.a.display(),
-        ),
-    );
-    let out =
-        Command::new(BIN).args(["test", "-c"]).arg(&config).arg("--timeout").arg("20s").output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "edge-agent test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        sim.log()
-    );
+        port = pty.a.display(),
+    ));
+    let (ok, stdout, stderr) = one_scan(&config, "20s");
+    assert!(ok, "edge-agent test failed:\n{stderr}\n{}", sim.log());
     assert_all_read(&stdout, &wants);
 }
 
@@ -317,15 +289,9 @@ fn writes_reach_holding_registers_and_coils_within_their_limits() {
     let sim = Pymodbus::start(&map, "socket");
     let scratch = Scratch::new("modbus-writes");
     let token = scratch.file("api.token", "s3cret\n");
-    let config = scratch.file(
-        "agent.toml",
+    let config = scratch.config(
         &format!(
-            r#"
-[agent]
-data_dir = "{data}"
-[api]
-listen = "127.0.0.1:0"
-token_file = "{token}"
+            r#"token_file = "{token}"
 
 [[modbus.link]]
 name = "plc"
@@ -340,7 +306,6 @@ tags = [
   {{ name = "dosing.pump", address = "coil:5", type = "bool", writable = {{ min = 0, max = 1 }} }},
 ]
 "#,
-            data = scratch.0.join("data").display(),
             token = token.display(),
             addr = sim.addr,
         ),

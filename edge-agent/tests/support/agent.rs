@@ -20,6 +20,16 @@ impl Scratch {
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
+    /// `agent.toml` with the agent's data under this dir and its API on a free port, then `body` (which
+    /// may go on with `[api]` keys).
+    pub fn config(&self, body: &str) -> PathBuf {
+        let data = self.0.join("data");
+        self.file(
+            "agent.toml",
+            &format!("[agent]\ndata_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n{body}", data.display()),
+        )
+    }
+
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let p = self.0.join(name);
         std::fs::write(&p, text).unwrap();
@@ -123,6 +133,14 @@ impl Agent {
         let ok = Command::new("kill").args(["-s", sig, &self.child.id().to_string()]).status().unwrap();
         assert!(ok.success());
     }
+}
+
+/// `edge-agent test -c config`: whether it succeeded, its stdout and its stderr.
+pub fn one_scan(config: &Path, timeout: &str) -> (bool, String, String) {
+    let out =
+        Command::new(BIN).args(["test", "-c"]).arg(config).args(["--timeout", timeout]).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
 
 impl Agent {

@@ -130,6 +130,17 @@ fn path_with(path: &str, params: &[(&str, &str)]) -> String {
 /// One stored sample: the series (`name{label="v",..}`, labels sorted) and its timestamp in ms.
 pub type StoredSample = (String, i64);
 
+/// VictoriaMetrics serving `addr` with its data under `dir`.
+fn vm_args(addr: SocketAddr, dir: &Path) -> Vec<String> {
+    vec![
+        format!("-httpListenAddr={addr}"),
+        format!("-storageDataPath={}", dir.join("data").display()),
+        // Test points carry fixed timestamps from 2023; the default retention (1 month) drops them.
+        "-retentionPeriod=100y".to_owned(),
+        "-loggerLevel=WARN".to_owned(),
+    ]
+}
+
 pub struct VictoriaMetrics {
     process: Process,
     pub addr: SocketAddr,
@@ -150,13 +161,7 @@ impl VictoriaMetrics {
     fn start_with(tls: Option<&Pki>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let mut args = vec![
-            format!("-httpListenAddr={addr}"),
-            format!("-storageDataPath={}", dir.path().join("data").display()),
-            // Test points carry fixed timestamps from 2023; the default retention (1 month) drops them.
-            "-retentionPeriod=100y".to_owned(),
-            "-loggerLevel=WARN".to_owned(),
-        ];
+        let mut args = vm_args(addr, dir.path());
         if let Some(pki) = tls {
             args.push("-tls".to_owned());
             args.push(format!("-tlsCertFile={}", pki.cert.display()));
@@ -351,12 +356,7 @@ impl VictoriaMetrics {
 
     /// Back from the outage on the same port, with the data it had.
     pub fn restart(&mut self) {
-        let args = [
-            format!("-httpListenAddr={}", self.addr),
-            format!("-storageDataPath={}", self.process.dir.path().join("data").display()),
-            "-retentionPeriod=100y".to_owned(),
-            "-loggerLevel=WARN".to_owned(),
-        ];
+        let args = vm_args(self.addr, self.process.dir.path());
         self.process.respawn("/usr/bin/victoria-metrics", &args);
         self.process.wait_ready(self.addr, "/health", 200);
     }
