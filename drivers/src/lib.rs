@@ -6,7 +6,11 @@
 //! batches to [`Publisher::publish`], which is where the ring's back-pressure reaches the driver.
 
 pub mod context;
+pub mod diag;
+pub mod kind;
 pub mod modbus;
+pub mod registry;
+pub mod sections;
 pub mod sim;
 pub mod telemetry;
 pub mod units;
@@ -16,6 +20,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use context::{Clock, DriverContext, Publisher, PushOutcome, SampleSink, Shutdown, SystemClock};
+pub use diag::ConfigErrors;
+pub use kind::{BuildContext, DeclaredDevice, DeclaredTag, DriverKind, LinkConfig};
 pub use telemetry::{DeviceStats, ErrorKind, Histogram};
 pub use write::{WritableSpec, WriteError, WriteRequest};
 

@@ -1,7 +1,22 @@
 //! Writes to actuators. Only tags declared writable, only inside their limits; control relies on this.
 
 use protocols::{TagId, Value};
+use serde::Deserialize;
 use tokio::sync::oneshot;
+
+/// `writable = { min = .., max = .. }` on any tag of any driver.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WritableConfig {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl From<&WritableConfig> for WritableSpec {
+    fn from(w: &WritableConfig) -> Self {
+        WritableSpec { min: w.min, max: w.max }
+    }
+}
 
 /// Limits of a writable tag, from its `writable = { min = .., max = .. }` in the config.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,7 +1,6 @@
 //! The edge runtime: config, the sample ring, engines, local HTTP, and the CLI behind `edge-agent`.
 
 pub mod cli;
-pub mod cli_modbus;
 pub mod config;
 pub mod engine;
 pub mod export;
@@ -12,5 +11,4 @@ pub mod ring;
 pub mod runtime;
 pub mod status;
 pub mod store;
-pub mod supervisor;
 pub mod uplink;

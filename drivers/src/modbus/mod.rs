@@ -9,7 +9,9 @@
 pub mod config;
 pub mod device;
 pub mod driver;
+mod kind;
 pub mod transport;
 
 pub use config::{ModbusDeviceConfig, ModbusLinkConfig, ModbusTagConfig, Transport};
+pub use kind::ModbusKind;
 pub use transport::{Answer, Connection, LinkError};

@@ -102,13 +102,7 @@ pub struct SimTagConfig {
     pub writable: Option<Spanned<WritableConfig>>,
 }
 
-/// `writable = { min = .., max = .. }` on any tag of any driver.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct WritableConfig {
-    pub min: f64,
-    pub max: f64,
-}
+pub use crate::write::WritableConfig;
 
 fn one() -> f64 {
     1.0

@@ -8,6 +8,7 @@ pub mod config;
 mod device;
 mod driver;
 mod fopdt;
+mod kind;
 mod rng;
 mod signal;
 
@@ -15,6 +16,7 @@ pub use config::{Shape, SimDeviceConfig, SimFaultConfig, SimTagConfig, WritableC
 pub use device::{ScanOutcome, SimDevice};
 pub use driver::SimDriver;
 pub use fopdt::MAX_HISTORY;
+pub use kind::SimKind;
 
 #[cfg(test)]
 mod tests;

@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use drivers::WritableSpec;
-use drivers::modbus::ModbusLinkConfig;
-use drivers::sim::SimDeviceConfig;
-use toml::Spanned;
+use std::sync::Arc;
+
+use drivers::LinkConfig;
 
 use super::{AgentConfig, ApiConfig, ApiToml, ConfigErrors, TagInfo, TagTable, read_secret_file};
-use crate::engine::alarm::AlarmConfig;
+use crate::engine::EngineConfig;
 
 const RING_MIN: usize = 1 << 10;
 const RING_MAX: usize = 1 << 24;
@@ -49,65 +48,12 @@ pub fn api(raw: ApiToml, errors: &mut ConfigErrors) -> ApiConfig {
     api
 }
 
-/// A device of any driver, as the plant check sees it: its name, its own problems, its tags.
-pub struct Declared<'a> {
-    pub name: &'a Spanned<String>,
-    pub problems: Vec<(std::ops::Range<usize>, String)>,
-    pub tags: Vec<(&'a Spanned<String>, Option<WritableSpec>)>,
-}
-
-impl<'a> Declared<'a> {
-    pub fn sim(d: &'a SimDeviceConfig) -> Self {
-        let tags = d
-            .tags
-            .iter()
-            .map(|t| {
-                (
-                    &t.name,
-                    t.writable.as_ref().map(|w| WritableSpec { min: w.get_ref().min, max: w.get_ref().max }),
-                )
-            })
-            .collect();
-        Declared { name: &d.name, problems: d.problems(), tags }
-    }
-
-    /// The devices of a Modbus link; the link's problems go with its first device.
-    pub fn modbus(link: &'a ModbusLinkConfig) -> Vec<Self> {
-        let mut problems = link.problems();
-        if link.devices.is_empty() {
-            problems.push((
-                link.name.span(),
-                format!("modbus link {}: declare its devices as [[modbus.link.device]]", link.name.get_ref()),
-            ));
-            return vec![Declared { name: &link.name, problems, tags: Vec::new() }];
-        }
-        link.devices
-            .iter()
-            .map(|d| {
-                let tags = d
-                    .tags
-                    .iter()
-                    .map(|t| {
-                        (
-                            &t.name,
-                            t.writable
-                                .as_ref()
-                                .map(|w| WritableSpec { min: w.get_ref().min, max: w.get_ref().max }),
-                        )
-                    })
-                    .collect();
-                Declared { name: &d.name, problems: std::mem::take(&mut problems), tags }
-            })
-            .collect()
-    }
-}
-
-/// Checks devices and engines together and interns every tag: declared ones in order, then derived ones.
+/// Checks links and engines together and interns every tag: declared ones in order, then derived ones.
 /// With `complete` false (some device could not be read), unknown-tag errors are left out: they would
 /// only echo the error already reported.
 pub fn plant(
-    devices: &[Declared<'_>],
-    alarms: &[AlarmConfig],
+    links: &[Arc<dyn LinkConfig>],
+    engines: &[Arc<dyn EngineConfig>],
     complete: bool,
     errors: &mut ConfigErrors,
 ) -> TagTable {
@@ -116,67 +62,99 @@ pub fn plant(
     let mut first_seen: HashMap<String, usize> = HashMap::new();
     let mut device_seen: HashMap<&str, usize> = HashMap::new();
 
-    for device in devices {
-        let name = device.name.get_ref().as_str();
-        if let Some(&at) = device_seen.get(name) {
-            let (line, _) = errors.line_col(at);
-            errors.push(
-                Some(device.name.span()),
-                format!(
-                    "device {name:?} is declared twice (first at line {line}); device names must be unique"
-                ),
-            );
-        } else {
-            device_seen.insert(name, device.name.span().start);
+    for link in links {
+        for (span, message) in link.problems() {
+            errors.push(Some(span), message);
         }
-        for (span, message) in &device.problems {
-            errors.push(Some(span.clone()), message.clone());
-        }
-        for (tag, writable) in &device.tags {
-            let tag_name = tag.get_ref();
-            if let Some(&at) = first_seen.get(tag_name) {
+        for device in link.devices() {
+            let name = device.name.get_ref().as_str();
+            if let Some(&at) = device_seen.get(name) {
                 let (line, _) = errors.line_col(at);
                 errors.push(
-                    Some(tag.span()),
-                    format!("tag {tag_name:?} is already declared at line {line}; tag names are unique across all devices"),
+                    Some(device.name.span()),
+                    format!(
+                        "device {name:?} is declared twice (first at line {line}); device names must be unique"
+                    ),
                 );
-                continue;
+            } else {
+                device_seen.insert(name, device.name.span().start);
             }
-            first_seen.insert(tag_name.clone(), tag.span().start);
-            table.registry.intern(tag_name);
-            table.info.push(TagInfo { name: tag_name.clone(), device: name.to_owned(), writable: *writable });
+            for tag in &device.tags {
+                let tag_name = tag.name.get_ref();
+                if let Some(&at) = first_seen.get(tag_name) {
+                    let (line, _) = errors.line_col(at);
+                    errors.push(
+                        Some(tag.name.span()),
+                        format!("tag {tag_name:?} is already declared at line {line}; tag names are unique across all devices"),
+                    );
+                    continue;
+                }
+                first_seen.insert(tag_name.clone(), tag.name.span().start);
+                table.registry.intern(tag_name);
+                table.info.push(TagInfo {
+                    name: tag_name.clone(),
+                    device: name.to_owned(),
+                    writable: tag.writable,
+                });
+            }
         }
     }
 
-    let declared: Vec<String> = table.info.iter().map(|t| t.name.clone()).collect();
-    for alarm in alarms {
-        let tag = alarm.tag.get_ref();
-        if complete && table.registry.id(tag).is_none() {
-            let hint = closest(tag, &declared)
-                .map(|c| format!("did you mean {c:?}?"))
-                .unwrap_or_else(|| "declare it under a device's `tags`".into());
-            errors.push(
-                Some(alarm.tag.span()),
-                format!("alarm on tag {tag:?}, which no device declares; {hint}"),
-            );
+    // Derived tags first, so an engine may read what another derives.
+    for engine in engines {
+        for (span, message) in engine.problems() {
+            errors.push(Some(span), message);
         }
-        if let Err(message) = alarm.check() {
-            errors.push(Some(alarm.tag.span()), message);
+        for derived in engine.derives() {
+            if let Some(&at) = first_seen.get(&derived.name) {
+                let (line, _) = errors.line_col(at);
+                errors.push(
+                    Some(derived.at.clone()),
+                    format!(
+                        "{}: its derived tag {:?} is already a tag (line {line}); rename that tag, or derive it once",
+                        engine.name(),
+                        derived.name
+                    ),
+                );
+                continue;
+            }
+            first_seen.insert(derived.name.clone(), derived.at.start);
+            table.registry.intern(&derived.name);
+            table.info.push(TagInfo { name: derived.name, device: engine.kind().to_owned(), writable: None });
         }
-        let state = alarm.state_tag();
-        if let Some(&at) = first_seen.get(&state) {
-            let (line, _) = errors.line_col(at);
-            errors.push(
-                Some(alarm.tag.span()),
-                format!(
-                    "this alarm's state tag {state:?} is already a tag (line {line}); rename that tag or use one alarm per tag"
+    }
+
+    let known: Vec<String> = table.info.iter().map(|t| t.name.clone()).collect();
+    for engine in engines {
+        for r in engine.reads() {
+            let tag = r.tag.get_ref();
+            if complete && table.registry.id(tag).is_none() {
+                let hint = closest(tag, &known)
+                    .map(|c| format!("did you mean {c:?}?"))
+                    .unwrap_or_else(|| "declare it under a device's `tags`".into());
+                errors.push(
+                    Some(r.tag.span()),
+                    format!("{} tag {tag:?}, which no device declares; {hint}", r.role),
+                );
+            }
+        }
+        for w in engine.writes() {
+            let tag = w.tag.get_ref();
+            match table.registry.id(tag).map(|id| table.info[id.0 as usize].writable) {
+                Some(Some(_)) => {}
+                Some(None) => errors.push(
+                    Some(w.tag.span()),
+                    format!(
+                        "{} tag {tag:?}, which is not writable; add `writable = {{ min = .., max = .. }}` to its tag",
+                        w.role
+                    ),
                 ),
-            );
-            continue;
+                None if complete => {
+                    errors.push(Some(w.tag.span()), format!("{} tag {tag:?}, which no device declares", w.role))
+                }
+                None => {}
+            }
         }
-        first_seen.insert(state.clone(), alarm.tag.span().start);
-        table.registry.intern(&state);
-        table.info.push(TagInfo { name: state, device: "alarm".into(), writable: None });
     }
     table
 }

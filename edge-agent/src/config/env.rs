@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::diag::ConfigErrors;
+use super::ConfigErrors;
 
 /// Replaces `${NAME}` in every string below `value`.
 pub fn substitute(

@@ -3,7 +3,6 @@
 //! each section and each `[[...]]` item is read on its own, so one bad device does not hide the next.
 
 mod check;
-mod diag;
 mod env;
 pub mod outputs;
 mod summary;
@@ -11,22 +10,22 @@ mod summary;
 mod tests;
 
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use drivers::WritableSpec;
-use drivers::sim::SimDeviceConfig;
+use drivers::registry::{DRIVERS, driver_kind};
+use drivers::sections::{items, section};
+use drivers::{LinkConfig, WritableSpec};
 use protocols::TagRegistry;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 
-pub use diag::{ConfigErrors, Diagnostic};
+pub use drivers::diag::{ConfigErrors, Diagnostic};
 pub use outputs::{HistorianApi, UplinkConfig};
 
-use crate::engine::alarm::AlarmConfig;
-
+use crate::engine::EngineConfig;
+use crate::engine::registry::{ENGINES, engine_kind};
 /// `[agent]`: who this gateway is and where it keeps its data.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -120,16 +119,24 @@ pub struct Config {
     pub origin: String,
     pub agent: AgentConfig,
     pub api: ApiConfig,
-    pub sim_devices: Vec<SimDeviceConfig>,
-    pub modbus_links: Vec<drivers::modbus::ModbusLinkConfig>,
-    pub alarms: Vec<AlarmConfig>,
+    /// Every link of every protocol, in file order.
+    pub links: Vec<Arc<dyn LinkConfig>>,
+    /// Every engine of every kind, in file order.
+    pub engines: Vec<Arc<dyn EngineConfig>>,
     pub tags: TagTable,
     pub store: crate::store::StoreConfig,
     pub uplinks: Vec<UplinkConfig>,
 }
 
-/// Sections a file may have; later issues add links of other protocols and uplinks here.
-const SECTIONS: &[&str] = &["agent", "api", "store", "uplink", "sim", "modbus", "alarm"];
+/// The agent's own sections; protocols and engine kinds bring theirs through the registries.
+const OWN_SECTIONS: &[&str] = &["agent", "api", "store", "uplink"];
+
+fn sections() -> Vec<&'static str> {
+    let mut all = OWN_SECTIONS.to_vec();
+    all.extend(DRIVERS.iter().map(|k| k.section()));
+    all.extend(ENGINES.iter().map(|k| k.section()));
+    all
+}
 
 /// Reads, checks and resolves the file at `path`, taking `${NAME}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -159,27 +166,16 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
 
     let mut agent = None;
     let mut api = None;
-    let mut sim_devices = Vec::new();
-    let mut modbus_links = Vec::new();
-    let mut alarms = Vec::new();
+    let mut links = Vec::new();
+    let mut engines = Vec::new();
     let mut store = None;
     let mut uplinks = Vec::new();
     let mut devices_read = true;
     for (key, value) in root {
-        match key.get_ref().as_ref() {
+        let name = key.get_ref().as_ref();
+        match name {
             "agent" => agent = section::<AgentConfig>(value, &mut errors),
             "api" => api = section::<ApiToml>(value, &mut errors),
-            "sim" => {
-                let before = errors.len();
-                sim_devices = sim_section(value, &mut errors);
-                devices_read = errors.len() == before;
-            }
-            "modbus" => {
-                let before = errors.len();
-                modbus_links = sub_items(value, "modbus", "link", &mut errors);
-                devices_read &= errors.len() == before;
-            }
-            "alarm" => alarms = items::<AlarmConfig>("alarm", value, &mut errors),
             "store" => {
                 store =
                     section::<outputs::StoreToml>(value, &mut errors).map(|t| outputs::store(t, &mut errors))
@@ -188,20 +184,27 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 let read = items::<outputs::UplinkToml>("uplink", value, &mut errors);
                 uplinks = outputs::uplinks(read, &mut errors);
             }
-            other => errors.push(
-                Some(key.span()),
-                format!("unknown section `{other}`; expected one of {}", SECTIONS.join(", ")),
-            ),
+            _ => {
+                if let Some(kind) = driver_kind(name) {
+                    let before = errors.len();
+                    links.extend(kind.parse(value, &mut errors));
+                    devices_read &= errors.len() == before;
+                } else if let Some(kind) = engine_kind(name) {
+                    engines.extend(kind.parse(value, &mut errors));
+                } else {
+                    errors.push(
+                        Some(key.span()),
+                        format!("unknown section `{name}`; expected one of {}", sections().join(", ")),
+                    );
+                }
+            }
         }
     }
     let agent = agent.unwrap_or_default();
     check::agent(&agent, &mut errors);
     let api = api.map(|a| check::api(a, &mut errors)).unwrap_or_default();
     // A device that failed to read would make every reference to its tags look dangling: skip those.
-    let mut declared: Vec<check::Declared<'_>> = sim_devices.iter().map(check::Declared::sim).collect();
-    declared.extend(modbus_links.iter().flat_map(check::Declared::modbus));
-    let tags = check::plant(&declared, &alarms, devices_read, &mut errors);
-    drop(declared);
+    let tags = check::plant(&links, &engines, devices_read, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -209,9 +212,8 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         origin: origin.to_owned(),
         agent,
         api,
-        sim_devices,
-        modbus_links,
-        alarms,
+        links,
+        engines,
         tags,
         store: store.unwrap_or_default(),
         uplinks,
@@ -222,62 +224,6 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
 fn syntax_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
     format!("{first} (TOML syntax)")
-}
-
-/// One table read into its config struct; its errors come back located.
-fn section<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Option<T> {
-    let span = value.span();
-    T::deserialize(ValueDeserializer::from(value)).map_err(|e| push_de(errors, e, span)).ok()
-}
-
-/// A `[[name]]` array read item by item, so every bad item is reported.
-fn items<T: DeserializeOwned>(name: &str, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<T> {
-    let span = value.span();
-    match value.into_inner() {
-        DeValue::Array(list) => list.into_iter().filter_map(|item| section::<T>(item, errors)).collect(),
-        _ => {
-            errors.push(Some(span), format!("`{name}` is a list: write each entry as `[[{name}]]`"));
-            Vec::new()
-        }
-    }
-}
-
-/// `[[sim.device]]` entries.
-fn sim_section(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<SimDeviceConfig> {
-    sub_items(value, "sim", "device", errors)
-}
-
-/// The `[[section.item]]` entries of a section that holds only that list.
-fn sub_items<T: DeserializeOwned>(
-    value: Spanned<DeValue<'_>>,
-    section: &str,
-    item: &str,
-    errors: &mut ConfigErrors,
-) -> Vec<T> {
-    let span = value.span();
-    let DeValue::Table(table) = value.into_inner() else {
-        errors.push(
-            Some(span),
-            format!("`{section}` holds a list: write each entry as `[[{section}.{item}]]`"),
-        );
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (key, value) in table {
-        if key.get_ref().as_ref() == item {
-            out = items(&format!("{section}.{item}"), value, errors);
-        } else {
-            errors.push(
-                Some(key.span()),
-                format!("unknown key `{section}.{}`; expected `[[{section}.{item}]]`", key.get_ref()),
-            );
-        }
-    }
-    out
-}
-
-fn push_de(errors: &mut ConfigErrors, e: toml::de::Error, fallback: Range<usize>) {
-    errors.push(Some(e.span().unwrap_or(fallback)), e.message().trim().to_owned());
 }
 
 /// Reads a secret from a `*_file` key: the whole file, trimmed. Errors point at the key's value.

@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use drivers::units::Span;
+
 use super::Config;
 
 impl Config {
@@ -18,7 +20,7 @@ impl Config {
         );
         let sync = match self.store.sync {
             crate::store::SyncPolicy::Always => "fsync every write".to_owned(),
-            crate::store::SyncPolicy::Every(w) => format!("fsync within {}", drivers::units::Span(w)),
+            crate::store::SyncPolicy::Every(w) => format!("fsync within {}", Span(w)),
             crate::store::SyncPolicy::Never => "fsync left to the OS".to_owned(),
         };
         let _ = writeln!(s, "store: at most {} MiB · {sync}", self.store.max_bytes >> 20);
@@ -32,32 +34,13 @@ impl Config {
             };
             let _ = writeln!(s, "uplink {} → {kind} {} · batches of {}", u.name, u.url, u.batch_size);
         }
-        let modbus_devices: usize = self.modbus_links.iter().map(|l| l.devices.len()).sum();
-        let _ = writeln!(s, "devices: {}", self.sim_devices.len() + modbus_devices);
-        for l in &self.modbus_links {
-            let tags: usize = l.devices.iter().map(|d| d.tags.len()).sum();
-            let _ = writeln!(
-                s,
-                "  modbus link {} ({:?} {}): {} devices, {tags} tags",
-                l.name.get_ref(),
-                l.transport,
-                l.endpoint(),
-                l.devices.len()
-            );
+        let devices: usize = self.links.iter().map(|l| l.devices().len()).sum();
+        let _ = writeln!(s, "devices: {devices} on {} links", self.links.len());
+        for l in self.links.iter().take(20) {
+            let _ = writeln!(s, "  {}", l.summary());
         }
-        for d in self.sim_devices.iter().take(20) {
-            let fault =
-                d.fault.map(|f| format!(" · faults every {} for {}", f.every, f.lasting)).unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "  sim {:<24} {:>5} tags every {}{fault}",
-                d.name.get_ref(),
-                d.tags.len(),
-                d.scan
-            );
-        }
-        if self.sim_devices.len() > 20 {
-            let _ = writeln!(s, "  ... and {} more", self.sim_devices.len() - 20);
+        if self.links.len() > 20 {
+            let _ = writeln!(s, "  ... and {} more", self.links.len() - 20);
         }
         let writable: Vec<&str> =
             self.tags.info.iter().filter(|t| t.writable.is_some()).map(|t| t.name.as_str()).collect();
@@ -68,14 +51,14 @@ impl Config {
             writable.len(),
             list(&writable)
         );
-        let watched: Vec<&str> = self.alarms.iter().map(|a| a.tag.get_ref().as_str()).collect();
-        let _ = writeln!(
-            s,
-            "engines: {} alarm{}{}",
-            watched.len(),
-            if watched.len() == 1 { "" } else { "s" },
-            list(&watched)
-        );
+        let _ = writeln!(s, "engines: {}", self.engines.len());
+        for e in self.engines.iter().take(20) {
+            let _ =
+                writeln!(s, "  {} · {} · ticked every {}", e.summary(), e.input().label(), Span(e.tick()));
+        }
+        if self.engines.len() > 20 {
+            let _ = writeln!(s, "  ... and {} more", self.engines.len() - 20);
+        }
         s
     }
 }

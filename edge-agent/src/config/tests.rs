@@ -188,7 +188,7 @@ fn secrets_come_from_files() {
 fn the_demo_config_is_valid() {
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples/demo.toml");
     let cfg = load(std::path::Path::new(demo)).unwrap_or_else(|e| panic!("{e}"));
-    assert!(cfg.sim_devices.len() >= 3);
+    assert!(cfg.links.iter().filter(|l| l.kind() == "sim").count() >= 3);
     assert!(cfg.tags.info.iter().any(|t| t.writable.is_some()));
 }
 

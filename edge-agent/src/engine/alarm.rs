@@ -11,10 +11,12 @@
 //! ```
 
 mod engine;
+mod kind;
 #[cfg(test)]
 mod tests;
 
 pub use engine::{AlarmEngine, AlarmState};
+pub use kind::{ALARM_TICK, AlarmKind};
 
 use drivers::units::Span;
 use serde::Deserialize;

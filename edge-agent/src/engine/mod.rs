@@ -1,8 +1,23 @@
 //! Engines: plain synchronous logic over samples and time. No sockets, no clocks, no threads.
+//!
+//! The seam: an engine kind implements [`EngineKind`] (its TOML section and how to read it) and
+//! [`EngineConfig`] (one configured engine: the tags it reads, derives and writes, how it reads the
+//! plant's samples, how often it is ticked, and how it builds its [`Engine`]). The config loader, `check`
+//! and the runtime iterate [`registry::ENGINES`]. `docs/adding-an-engine.md` is the recipe.
 
 pub mod alarm;
+pub mod registry;
 
-use protocols::{Sample, Timestamp};
+use std::fmt::Debug;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drivers::ConfigErrors;
+use drivers::sections::Problem;
+use protocols::{Sample, TagId, Timestamp, Value};
+use toml::Spanned;
+use toml::de::DeValue;
 
 /// Something an engine noticed that a person should see (an alarm raised, a limit hit).
 #[derive(Debug, Clone, PartialEq)]
@@ -13,11 +28,22 @@ pub struct Event {
     pub message: String,
 }
 
-/// Where an engine puts what it derives: samples re-enter the ring, events are logged and published.
+/// A value an engine wants written to an actuator: routed through the same checks as any write (the tag
+/// must be writable, the value inside its limits); the outcome comes back through
+/// [`Engine::on_write_result`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriteIntent {
+    pub tag: TagId,
+    pub value: Value,
+}
+
+/// Where an engine puts what it derives: samples re-enter the ring, events are logged and counted,
+/// writes go to the write router.
 #[derive(Debug, Default)]
 pub struct Emitter {
     pub samples: Vec<Sample>,
     pub events: Vec<Event>,
+    pub writes: Vec<WriteIntent>,
 }
 
 impl Emitter {
@@ -27,10 +53,98 @@ impl Emitter {
     pub fn event(&mut self, e: Event) {
         self.events.push(e);
     }
+    pub fn write(&mut self, tag: TagId, value: Value) {
+        self.writes.push(WriteIntent { tag, value });
+    }
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty() && self.events.is_empty() && self.writes.is_empty()
+    }
 }
 
 /// Pure logic over samples and time, tested with a fake clock.
 pub trait Engine: Send {
+    /// A sample of one of the tags the engine's config [`reads`](EngineConfig::reads).
     fn on_sample(&mut self, sample: &Sample, out: &mut Emitter);
+    /// Time passed: delays, intervals and loop periods run out here. `now` is the agent's clock.
     fn on_tick(&mut self, now: Timestamp, out: &mut Emitter);
+    /// The outcome of a write this engine asked for.
+    fn on_write_result(&mut self, _write: WriteIntent, _result: Result<(), String>, _out: &mut Emitter) {}
+    /// State to keep across a restart (lossless engines only: totals, counters, runtime hours). Saved with
+    /// the engine's position in the store, so after a crash it resumes exactly where the state was taken.
+    fn save(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Takes back what [`save`](Engine::save) returned, before the first sample.
+    fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// How an engine reads the plant's samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineInput {
+    /// From the ring, skipping under overload (counted): limit alarms, displays, control loops that want
+    /// the newest value. Never slows acquisition.
+    Lossy,
+    /// From the durable store, every sample in order, resuming after a restart from the saved position
+    /// (energy totals, SPC, emission aggregates). Never holds the ring back: the store is the only reader
+    /// of the ring that waits for nobody, so an engine that publishes cannot wait on itself.
+    Lossless,
+}
+
+impl EngineInput {
+    pub fn label(self) -> &'static str {
+        match self {
+            EngineInput::Lossy => "lossy",
+            EngineInput::Lossless => "lossless",
+        }
+    }
+}
+
+/// A tag an engine reads or writes, and how errors about it start (`alarm on`).
+#[derive(Debug, Clone)]
+pub struct TagRef<'a> {
+    pub tag: &'a Spanned<String>,
+    /// The start of an error about this reference: `alarm on` gives "alarm on tag "x", which ...".
+    pub role: String,
+}
+
+/// A tag an engine derives, at the place in the file that makes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedTag {
+    pub name: String,
+    pub at: Range<usize>,
+}
+
+/// An engine kind, as the config loader sees it. One static value per kind, listed in the registry.
+pub trait EngineKind: Sync {
+    /// The TOML section the kind owns: `alarm` for `[[alarm]]`.
+    fn section(&self) -> &'static str;
+    /// Reads the section, every mistake pushed to `errors` at its place.
+    fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>>;
+}
+
+/// One configured engine. The config struct is the factory of its engine.
+pub trait EngineConfig: Send + Sync + Debug {
+    /// The kind, as named in logs and /metrics: `alarm`.
+    fn kind(&self) -> &'static str;
+    /// This engine's name, unique among engines: `alarm kiln.temp`. Keys its saved state.
+    fn name(&self) -> String;
+    /// Tags it reads; each must be declared by a device or derived by an engine.
+    fn reads(&self) -> Vec<TagRef<'_>>;
+    /// Tags it derives; each must be new.
+    fn derives(&self) -> Vec<DerivedTag>;
+    /// Tags it writes; each must be declared writable.
+    fn writes(&self) -> Vec<TagRef<'_>> {
+        Vec::new()
+    }
+    /// What is wrong with the engine's own settings, each at its place.
+    fn problems(&self) -> Vec<Problem>;
+    fn input(&self) -> EngineInput;
+    /// How often [`Engine::on_tick`] runs: how late a delay or an interval boundary may take effect.
+    fn tick(&self) -> Duration;
+    /// One line for `edge-agent check`.
+    fn summary(&self) -> String;
+    /// The engine, with the ids the agent gave its tags (every tag it names is registered).
+    fn build(&self, tag_id: &dyn Fn(&str) -> Option<TagId>) -> Result<Box<dyn Engine>, String>;
 }

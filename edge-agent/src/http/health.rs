@@ -14,9 +14,11 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
     let devices: Vec<Json_> = generation
         .devices
         .iter()
-        .map(|d| {
+        .zip(&generation.device_kinds)
+        .map(|(d, kind)| {
             json!({
                 "name": d.name,
+                "kind": kind,
                 "up": d.is_up(),
                 "samples": d.samples.load(std::sync::atomic::Ordering::Relaxed),
                 "last_error": d.last_error(),

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::ring::{ReadPolicy, Ring, RingReader};
 use crate::store::persist::{Feed, Persist};
 use crate::uplink::UplinkStats;
-use engines::{EngineSet, EngineStats};
+use engines::{EngineStats, start_engines};
 use snapshot::Snapshot;
 use writes::WriteRouter;
 
@@ -32,6 +32,8 @@ pub struct Generation {
     pub ring: Arc<Ring>,
     /// In config order.
     pub devices: Vec<Arc<DeviceStats>>,
+    /// Each device's protocol, beside `devices`.
+    pub device_kinds: Vec<&'static str>,
     pub snapshot: Arc<Snapshot>,
     pub engines: Arc<EngineStats>,
     pub texts: Arc<TextPool>,
@@ -89,6 +91,8 @@ pub struct Running {
     stop_drivers: watch::Sender<bool>,
     drivers: Vec<LinkTask>,
     readers: Vec<JoinHandle<()>>,
+    stop_engines: watch::Sender<bool>,
+    lossless: Option<JoinHandle<()>>,
     stop_uplinks: watch::Sender<bool>,
     uplinks: Vec<JoinHandle<()>>,
 }
@@ -143,6 +147,23 @@ impl Running {
                 texts: texts.clone(),
             });
         }
+        // Every link's write queue first: the write router exists before any engine starts.
+        let mut link_writes = Vec::new();
+        let mut routes = Vec::new();
+        for link in &links {
+            let (write_tx, write_rx) = mpsc::channel(WRITE_QUEUE);
+            routes.push((link.writable.clone(), write_tx));
+            link_writes.push(write_rx);
+        }
+        let writes = WriteRouter::new(&config, &routes);
+
+        let (stop_engines, engines_stop) = watch::channel(false);
+        let lossless = if tapped {
+            None
+        } else {
+            start_engines(&config, &ring, &writes, &engine_stats, &clock, store, engines_stop, &mut readers)
+        };
+
         let (stop_uplinks, uplinks_stop) = watch::channel(false);
         let mut uplink_stats = Vec::new();
         let mut uplinks = Vec::new();
@@ -157,28 +178,18 @@ impl Running {
                 uplinks_stop.clone(),
             )));
         }
-        if !tapped {
-            readers.push(tokio::spawn(engines::run(
-                EngineSet::from_config(&config),
-                ring.reader("engines", ReadPolicy::Lossy),
-                ring.publisher(),
-                clock.clone(),
-                engine_stats.clone(),
-            )));
-        }
 
         let (stop_drivers, shutdown) = Shutdown::new();
         let mut devices = Vec::new();
-        let mut routes = Vec::new();
+        let mut device_kinds = Vec::new();
         let mut drivers = Vec::new();
-        for link in links {
+        for (link, write_rx) in links.into_iter().zip(link_writes) {
             let stats: HashMap<String, Arc<DeviceStats>> =
                 link.devices.iter().map(|d| (d.clone(), Arc::new(DeviceStats::new(d)))).collect();
             let stats_of_link: Vec<Arc<DeviceStats>> =
                 link.devices.iter().map(|d| stats[d].clone()).collect();
             devices.extend(stats_of_link.iter().cloned());
-            let (write_tx, write_rx) = mpsc::channel(WRITE_QUEUE);
-            routes.push((link.writable, write_tx));
+            device_kinds.extend(stats_of_link.iter().map(|_| link.kind));
             let cx = DriverContext {
                 publisher: ring.publisher(),
                 writes: write_rx,
@@ -201,11 +212,11 @@ impl Running {
             };
             drivers.push(supervise(name, tokio::spawn(task), stats_of_link));
         }
-        let writes = WriteRouter::new(&config, &routes);
         let generation = Arc::new(Generation {
             config,
             ring,
             devices,
+            device_kinds,
             snapshot,
             engines: engine_stats,
             texts,
@@ -214,7 +225,17 @@ impl Running {
             store: store.map(|p| p.shared.clone()),
             uplinks: uplink_stats,
         });
-        (Running { generation, stop_drivers, drivers, readers, stop_uplinks, uplinks }, tap)
+        let running = Running {
+            generation,
+            stop_drivers,
+            drivers,
+            readers,
+            stop_engines,
+            lossless,
+            stop_uplinks,
+            uplinks,
+        };
+        (running, tap)
     }
 
     /// Stops acquisition, lets every reader drain the ring, and waits at most `grace` in all.
@@ -225,6 +246,18 @@ impl Running {
             if tokio::time::timeout_at(deadline, link.monitor).await.is_err() {
                 tracing::warn!(link = %link.name, "link did not stop in time; aborted");
                 link.driver.abort();
+            }
+        }
+        // Lossless engines take what the store holds and save their state while the ring still takes
+        // what they derive.
+        let _ = self.stop_engines.send(true);
+        if let Some(task) = self.lossless {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!(
+                    "lossless engines did not stop in time; aborted (they replay from their saved state)"
+                );
+                abort.abort();
             }
         }
         // No writer is left: closing lets readers take what remains and then end.
@@ -251,25 +284,4 @@ impl Running {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_crashing_driver_takes_only_its_own_devices_down() {
-        let device = Arc::new(DeviceStats::new("press-7"));
-        device.scan_ok(1, Duration::from_millis(1));
-        let crashing = tokio::spawn(async { panic!("register map out of bounds") });
-        let link = supervise("rs485-2".into(), crashing, vec![device.clone()]);
-        link.monitor.await.unwrap();
-        assert!(!device.is_up());
-        let why = device.last_error().unwrap();
-        assert!(why.contains("driver crashed: register map out of bounds"), "{why}");
-
-        let failing = tokio::spawn(async {
-            Err(drivers::DriverError::Setup { link: "rs485-3".into(), message: "port busy".into() })
-        });
-        let other = Arc::new(DeviceStats::new("press-8"));
-        supervise("rs485-3".into(), failing, vec![other.clone()]).monitor.await.unwrap();
-        assert!(other.last_error().unwrap().contains("link rs485-3: port busy"));
-    }
-}
+mod tests;

@@ -316,9 +316,9 @@ impl Store {
         true
     }
 
-    /// Deletes finished segments every running uplink has acknowledged.
+    /// Deletes finished segments every running uplink has acknowledged and every hold has read.
     fn delete_sent(&mut self) {
-        let Some(min) = self.shared.min_cursor() else { return };
+        let Some(min) = self.shared.min_needed() else { return };
         while self.segments.len() >= 2 && self.segments[1].0 <= min {
             let (first, bytes) = self.segments.pop_front().expect("two segments");
             self.remove(first, bytes);

@@ -109,6 +109,29 @@ pub struct Shared {
     /// Woken after every append, so an idle uplink sends a new sample without polling.
     pub(crate) appended: tokio::sync::Notify,
     cursors: Mutex<Vec<(String, Arc<AtomicU64>)>>,
+    /// Readers that are not uplinks (lossless engines): they keep segments from deletion until they
+    /// have read them, but never cause a deletion on their own.
+    holds: Mutex<Vec<Arc<AtomicU64>>>,
+}
+
+/// A non-uplink reader's claim on the log: segments at or after `position` are not deleted for being
+/// sent while it lives. Only `max_bytes` (counted) can take them.
+pub struct Hold {
+    shared: Arc<Shared>,
+    position: Arc<AtomicU64>,
+}
+
+impl Hold {
+    pub fn set(&self, position: u64) {
+        self.position.store(position, Ordering::Release);
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut holds = self.shared.holds.lock().unwrap_or_else(|e| e.into_inner());
+        holds.retain(|h| !Arc::ptr_eq(h, &self.position));
+    }
 }
 
 impl Shared {
@@ -119,6 +142,7 @@ impl Shared {
             counters: StoreCounters::default(),
             appended: tokio::sync::Notify::new(),
             cursors: Mutex::new(Vec::new()),
+            holds: Mutex::new(Vec::new()),
         }
     }
 
@@ -145,6 +169,21 @@ impl Shared {
     pub fn min_cursor(&self) -> Option<u64> {
         let cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
         cursors.iter().map(|(_, c)| c.load(Ordering::Acquire)).min()
+    }
+
+    /// Keeps what is at or after `position` from deletion until the [`Hold`] is dropped.
+    pub fn hold(self: &Arc<Self>, position: u64) -> Hold {
+        let position = Arc::new(AtomicU64::new(position));
+        self.holds.lock().unwrap_or_else(|e| e.into_inner()).push(position.clone());
+        Hold { shared: self.clone(), position }
+    }
+
+    /// The lowest position at which a segment may still be needed: the slowest uplink or hold. `None`
+    /// with no uplink, when nothing is deleted for being sent.
+    pub fn min_needed(&self) -> Option<u64> {
+        let uplinks = self.min_cursor()?;
+        let holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+        Some(holds.iter().map(|h| h.load(Ordering::Acquire)).fold(uplinks, u64::min))
     }
 
     /// Each running uplink's name and acknowledged position.

@@ -1,5 +1,8 @@
 //! The command line: `run`, `check`, `test`, `modbus read`, `version`.
 
+pub mod modbus;
+pub mod run;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,7 +56,7 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum ModbusCommand {
     /// Read registers once and print them raw and decoded (in every byte order unless --order is given).
-    Read(crate::cli_modbus::ReadArgs),
+    Read(modbus::ReadArgs),
 }
 
 /// Exit codes: 0 fine, 1 a device failed (`test`) or the agent failed, 2 the config is invalid.
@@ -70,7 +73,7 @@ pub fn main(process_start: Instant) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Modbus(ModbusCommand::Read(args)) => runtime().block_on(crate::cli_modbus::read(args)),
+        Command::Modbus(ModbusCommand::Read(args)) => runtime().block_on(modbus::read(args)),
         Command::Check { config } => match config::load(&config) {
             Ok(cfg) => {
                 print!("{}", cfg.summary());
@@ -91,7 +94,7 @@ pub fn main(process_start: Instant) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let result = runtime().block_on(crate::supervisor::run(path, cfg, process_start));
+            let result = runtime().block_on(run::run(path, cfg, process_start));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -150,10 +153,10 @@ pub async fn test(config: Config, timeout: Duration, out: &mut impl std::io::Wri
     let mut seen = vec![false; generation.config.tags.registry.len()];
     acquired.retain(|s| !std::mem::replace(&mut seen[s.tag.0 as usize], true));
 
-    let mut engines = EngineSet::from_config(&generation.config);
+    let mut engines = EngineSet::build(&generation.config, None);
     let mut emitted = Emitter::default();
     engines.on_samples(&acquired, &mut emitted);
-    engines.on_tick(clock.now(), &mut emitted);
+    engines.tick_all(clock.now(), &mut emitted);
     emitted.events.iter().for_each(log_event);
     acquired.extend(emitted.samples);
 

@@ -1,4 +1,5 @@
 //! Config errors as a compiler prints them: `error: agent.toml:23:44: what is wrong; what to do`.
+//! Shared by every component that reads its own section of the file (drivers, engines, uplinks).
 
 use std::fmt;
 use std::ops::Range;

@@ -1,0 +1,69 @@
+//! Reading one section of the agent's TOML file into a component's config structs, from toml's spanned
+//! tree, so every error keeps its place in the file. Each `[[...]]` item is read on its own: one bad item
+//! does not hide the next.
+
+use std::ops::Range;
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeValue, ValueDeserializer};
+
+use crate::diag::ConfigErrors;
+
+/// A problem found in one item, at a byte span of the file.
+pub type Problem = (Range<usize>, String);
+
+/// One table read into its config struct; its errors come back located.
+pub fn section<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Option<T> {
+    let span = value.span();
+    T::deserialize(ValueDeserializer::from(value)).map_err(|e| push_de(errors, e, span)).ok()
+}
+
+/// A `[[name]]` array read item by item, so every bad item is reported.
+pub fn items<T: DeserializeOwned>(
+    name: &str,
+    value: Spanned<DeValue<'_>>,
+    errors: &mut ConfigErrors,
+) -> Vec<T> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(list) => list.into_iter().filter_map(|item| section::<T>(item, errors)).collect(),
+        _ => {
+            errors.push(Some(span), format!("`{name}` is a list: write each entry as `[[{name}]]`"));
+            Vec::new()
+        }
+    }
+}
+
+/// The `[[section.item]]` entries of a section that holds only that list.
+pub fn sub_items<T: DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+    section: &str,
+    item: &str,
+    errors: &mut ConfigErrors,
+) -> Vec<T> {
+    let span = value.span();
+    let DeValue::Table(table) = value.into_inner() else {
+        errors.push(
+            Some(span),
+            format!("`{section}` holds a list: write each entry as `[[{section}.{item}]]`"),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in table {
+        if key.get_ref().as_ref() == item {
+            out = items(&format!("{section}.{item}"), value, errors);
+        } else {
+            errors.push(
+                Some(key.span()),
+                format!("unknown key `{section}.{}`; expected `[[{section}.{item}]]`", key.get_ref()),
+            );
+        }
+    }
+    out
+}
+
+fn push_de(errors: &mut ConfigErrors, e: toml::de::Error, fallback: Range<usize>) {
+    errors.push(Some(e.span().unwrap_or(fallback)), e.message().trim().to_owned());
+}

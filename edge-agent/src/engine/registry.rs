@@ -1,0 +1,10 @@
+//! Every engine kind the agent runs, listed once. Adding an engine kind adds one line here.
+
+use super::EngineKind;
+
+pub static ENGINES: &[&dyn EngineKind] = &[&super::alarm::AlarmKind];
+
+/// The kind that owns TOML section `name`.
+pub fn engine_kind(section: &str) -> Option<&'static dyn EngineKind> {
+    ENGINES.iter().copied().find(|k| k.section() == section)
+}

@@ -1,0 +1,136 @@
+//! Runs the configured engines. Engines that read lossy take the ring ([`lossy`]); engines that must see
+//! every sample read the durable store from a saved position ([`lossless`]). Either host dispatches each
+//! sample to the engines that read its tag, ticks each engine at its own period, sends what they derive
+//! back into the ring, and routes their writes through the write router.
+//!
+//! Nothing waits in a circle: the store is the only lossless reader of the ring and it waits for nobody,
+//! so a host blocked publishing derived samples is always released by the store moving on.
+
+pub mod lossless;
+pub mod lossy;
+mod set;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use drivers::{Clock, Publisher};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use set::EngineSet;
+
+use crate::config::Config;
+use crate::engine::{Emitter, EngineInput, Event, WriteIntent};
+use crate::ring::{ReadPolicy, Ring};
+use crate::runtime::writes::WriteRouter;
+use crate::store::persist::Persist;
+
+/// Counters for /metrics.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub engines: AtomicU64,
+    pub derived_samples: AtomicU64,
+    pub events: AtomicU64,
+    pub writes: AtomicU64,
+    pub writes_failed: AtomicU64,
+    /// Samples the lossy host skipped, kept after its ring reader is gone.
+    pub lossy_skipped: AtomicU64,
+}
+
+/// Logs an engine event: alarms are what operators look for in the journal.
+pub fn log_event(e: &Event) {
+    tracing::warn!(source = %e.source, "{}", e.message);
+}
+
+/// The outcome of an engine's write, on its way back to the engine that asked.
+pub(crate) type WriteOutcome = (usize, WriteIntent, Result<(), String>);
+
+/// What both hosts do with an emitter's contents after each step.
+pub(crate) struct Outlet {
+    pub publisher: Publisher,
+    pub stats: Arc<EngineStats>,
+    pub router: WriteRouter,
+    pub results: mpsc::UnboundedSender<WriteOutcome>,
+}
+
+impl Outlet {
+    /// Logs and counts events, starts writes, publishes derived samples. False once the ring is closed.
+    pub async fn flush(&self, set: &mut EngineSet, out: &mut Emitter) -> bool {
+        for e in out.events.drain(..) {
+            self.stats.events.fetch_add(1, Ordering::Relaxed);
+            log_event(&e);
+        }
+        out.writes.clear();
+        for (engine, intent) in set.take_writes() {
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            let name = set.tag_name(intent.tag).to_owned();
+            let router = self.router.clone();
+            let results = self.results.clone();
+            let stats = self.stats.clone();
+            // A write waits for the device; the engine goes on and hears the outcome later.
+            tokio::spawn(async move {
+                let result = router.write(&name, intent.value).await.map_err(|e| e.to_string());
+                if result.is_err() {
+                    stats.writes_failed.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = results.send((engine, intent, result));
+            });
+        }
+        if out.samples.is_empty() {
+            return true;
+        }
+        self.stats.derived_samples.fetch_add(out.samples.len() as u64, Ordering::Relaxed);
+        let open = self.publisher.publish(&out.samples).await;
+        out.samples.clear();
+        open
+    }
+}
+
+/// Starts the engine hosts of `config`: lossy engines on a ring reader pushed to `readers` (it ends when
+/// the ring closes), lossless ones on the store (returned: it stops on `stop`, before the ring closes).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn start_engines(
+    config: &Config,
+    ring: &Arc<Ring>,
+    router: &WriteRouter,
+    stats: &Arc<EngineStats>,
+    clock: &Arc<dyn Clock>,
+    store: Option<&Persist>,
+    stop: watch::Receiver<bool>,
+    readers: &mut Vec<JoinHandle<()>>,
+) -> Option<JoinHandle<()>> {
+    let outlet = |results| Outlet {
+        publisher: ring.publisher(),
+        stats: stats.clone(),
+        router: router.clone(),
+        results,
+    };
+    let lossy = EngineSet::build(config, Some(EngineInput::Lossy));
+    if !lossy.is_empty() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reader = ring.reader("engines", ReadPolicy::Lossy);
+        readers.push(tokio::spawn(lossy::run(lossy, reader, outlet(tx), rx, clock.clone())));
+    }
+    let exact = EngineSet::build(config, Some(EngineInput::Lossless));
+    if exact.is_empty() {
+        return None;
+    }
+    let Some(persist) = store else {
+        tracing::error!(
+            "{} lossless engine(s) not started: they read the durable store, and this run has none",
+            exact.len()
+        );
+        return None;
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let host = lossless::LosslessHost {
+        set: exact,
+        store: persist.shared.clone(),
+        registry: config.tags.registry.clone(),
+        outlet: outlet(tx),
+        results: rx,
+        clock: clock.clone(),
+        stop,
+    };
+    Some(tokio::spawn(host.run()))
+}

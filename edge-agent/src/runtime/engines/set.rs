@@ -1,0 +1,156 @@
+//! A set of built engines: which engine reads which tag, when each is next ticked, whose writes are whose.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use protocols::{Sample, TagId, Timestamp};
+
+use crate::config::Config;
+use crate::engine::{Emitter, Engine, EngineInput, WriteIntent};
+
+struct Slot {
+    name: String,
+    engine: Box<dyn Engine>,
+    tick: Duration,
+    /// When `on_tick` is next due; `None` until the first tick sets the phase.
+    next_tick: Option<Timestamp>,
+}
+
+pub struct EngineSet {
+    slots: Vec<Slot>,
+    /// Indexed by tag id: the engines that read that tag.
+    watchers: Vec<Vec<usize>>,
+    /// Writes asked for since the last [`EngineSet::take_writes`], with the engine that asked.
+    writes: Vec<(usize, WriteIntent)>,
+    tag_names: Vec<String>,
+}
+
+impl EngineSet {
+    /// Builds the engines of `config` that read `input` (every engine with `None`). An engine that cannot
+    /// be built is logged and left out; validation makes that a bug, not a user error.
+    pub fn build(config: &Config, input: Option<EngineInput>) -> EngineSet {
+        let registry = &config.tags.registry;
+        let mut set = EngineSet {
+            slots: Vec::new(),
+            watchers: vec![Vec::new(); registry.len()],
+            writes: Vec::new(),
+            tag_names: registry.iter().map(|(_, n)| n.to_owned()).collect(),
+        };
+        let tag_id = |t: &str| registry.id(t);
+        for cfg in config.engines.iter().filter(|e| input.is_none_or(|i| e.input() == i)) {
+            let engine = match cfg.build(&tag_id) {
+                Ok(e) => e,
+                Err(why) => {
+                    tracing::error!(engine = %cfg.name(), "engine not started: {why}");
+                    continue;
+                }
+            };
+            let index = set.slots.len();
+            for r in cfg.reads() {
+                if let Some(w) =
+                    registry.id(r.tag.get_ref()).and_then(|id| set.watchers.get_mut(id.0 as usize))
+                {
+                    w.push(index);
+                }
+            }
+            set.slots.push(Slot { name: cfg.name(), engine, tick: cfg.tick(), next_tick: None });
+        }
+        set
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn tag_name(&self, tag: TagId) -> &str {
+        self.tag_names.get(tag.0 as usize).map_or("", String::as_str)
+    }
+
+    pub fn on_samples(&mut self, batch: &[Sample], out: &mut Emitter) {
+        for s in batch {
+            if let Some(watchers) = self.watchers.get(s.tag.0 as usize) {
+                for &i in watchers {
+                    let before = out.writes.len();
+                    self.slots[i].engine.on_sample(s, out);
+                    claim(&mut self.writes, i, before, out);
+                }
+            }
+        }
+    }
+
+    /// Ticks every engine whose period has come round by `now`.
+    pub fn tick_due(&mut self, now: Timestamp, out: &mut Emitter) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let due = slot.next_tick.is_none_or(|t| t <= now);
+            if due {
+                let before = out.writes.len();
+                slot.engine.on_tick(now, out);
+                claim(&mut self.writes, i, before, out);
+                let step = i64::try_from(slot.tick.as_nanos()).unwrap_or(i64::MAX).max(1);
+                // A late tick shifts the phase instead of ticking several times to catch up.
+                let next = slot.next_tick.map_or(now.0, |t| t.0).saturating_add(step);
+                slot.next_tick = Some(Timestamp(next.max(now.0.saturating_add(1))));
+            }
+        }
+    }
+
+    /// Ticks every engine once, whatever its period (`edge-agent test`).
+    pub fn tick_all(&mut self, now: Timestamp, out: &mut Emitter) {
+        for slot in &mut self.slots {
+            slot.next_tick = None;
+        }
+        self.tick_due(now, out);
+    }
+
+    /// The earliest time an engine wants its next tick.
+    pub fn next_tick(&self) -> Option<Timestamp> {
+        self.slots.iter().map(|s| s.next_tick.unwrap_or(Timestamp(i64::MIN))).min()
+    }
+
+    pub fn on_write_result(
+        &mut self,
+        engine: usize,
+        intent: WriteIntent,
+        result: Result<(), String>,
+        out: &mut Emitter,
+    ) {
+        if let Some(slot) = self.slots.get_mut(engine) {
+            let before = out.writes.len();
+            slot.engine.on_write_result(intent, result, out);
+            claim(&mut self.writes, engine, before, out);
+        }
+    }
+
+    pub fn has_writes(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    pub fn take_writes(&mut self) -> Vec<(usize, WriteIntent)> {
+        std::mem::take(&mut self.writes)
+    }
+
+    /// Each engine's saved state, by engine name.
+    pub fn save(&self) -> BTreeMap<String, serde_json::Value> {
+        self.slots.iter().filter_map(|s| s.engine.save().map(|v| (s.name.clone(), v))).collect()
+    }
+
+    /// Gives each engine the state saved under its name; an engine whose state does not fit starts fresh.
+    pub fn restore(&mut self, mut saved: BTreeMap<String, serde_json::Value>) {
+        for slot in &mut self.slots {
+            if let Some(state) = saved.remove(&slot.name)
+                && let Err(why) = slot.engine.restore(state)
+            {
+                tracing::warn!(engine = %slot.name, "saved state not taken ({why}); the engine starts fresh");
+            }
+        }
+    }
+}
+
+/// Notes which engine asked for the writes it just added to `out`.
+fn claim(writes: &mut Vec<(usize, WriteIntent)>, engine: usize, before: usize, out: &Emitter) {
+    writes.extend(out.writes[before..].iter().map(|w| (engine, *w)));
+}
