@@ -7,13 +7,13 @@
 //!   head and publishes each slot with a per-slot stamp (a seqlock made of atomics only); a reader
 //!   copies three words per sample. No lock is taken by [`RingWriter::try_push`] or
 //!   [`RingReader::try_read`].
-//! - **Lossless readers never lose a sample.** A [`ReadPolicy::Lossless`] reader (the durable store,
-//!   an uplink) sees every sample written after it was created, in order, exactly once. When it falls a
+//! - **Lossless readers never lose a sample.** A [`ReadPolicy::Lossless`] reader (the durable store's
+//!   thread; `edge-agent test`'s tap) sees every sample written after it was created, in order, exactly once. When it falls a
 //!   full ring behind, writers are held back ([`RingWriter::try_push`] accepts fewer samples, possibly
 //!   none), never overwritten; a driver then waits through [`drivers::Publisher::publish`], and each
 //!   episode is counted in [`RingStats::back_pressure_events`].
-//! - **Lossy readers never slow anyone.** A [`ReadPolicy::Lossy`] reader (monitoring, a dashboard) that
-//!   is lapped jumps forward; it sees an in-order subsequence and counts exactly what it missed, so
+//! - **Lossy readers never slow anyone.** A [`ReadPolicy::Lossy`] reader (the tag snapshot behind /tags,
+//!   the host of lossy engines) that is lapped jumps forward; it sees an in-order subsequence and counts exactly what it missed, so
 //!   `read + skipped` equals what was written since it started.
 //! - **Per-writer order.** Samples of one `try_push` call, and of successive calls from one task, are
 //!   read in the order pushed. Samples of different writers interleave.
@@ -56,9 +56,10 @@ const CLOSED: u64 = 1 << 63;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReadPolicy {
-    /// Hold writers back: nothing is ever lost (durable store, uplinks).
+    /// Hold writers back: nothing is ever lost (the durable store). A lossless reader must never wait on
+    /// a writer of the same ring, or the two wait in a circle.
     Lossless,
-    /// Skip ahead and count what was skipped (monitoring, dashboards).
+    /// Skip ahead and count what was skipped (the tag snapshot, lossy engines).
     Lossy,
 }
 
