@@ -52,8 +52,18 @@ fi
 
 step "ring under the loom model checker"
 # --cfg loom on the edge-agent crate only: tokio drops tokio::net under it, which axum needs.
+# A step that runs no model would pass without checking anything: count them.
+loom_log=$(mktemp)
 RUSTC_WORKSPACE_WRAPPER="$root/edge-agent/src/ring/loom-rustc.sh" CARGO_TARGET_DIR="$root/target/loom" \
-  cargo test --locked --release -p edge-agent --lib ring::
+  cargo test --locked --release -p edge-agent --lib ring:: 2>&1 | tee "$loom_log"
+models=$(grep -o 'test result: ok\. [0-9]* passed' "$loom_log" | awk '{s += $4} END {print s + 0}')
+rm -f "$loom_log"
+expected_models=$(grep -c '#\[test\]' edge-agent/src/ring/tests_loom.rs)
+if [ "$models" -lt "$expected_models" ] || [ "$models" -eq 0 ]; then
+  echo "loom: $models model(s) ran of the $expected_models in edge-agent/src/ring/tests_loom.rs" >&2
+  exit 1
+fi
+echo "loom: $models models checked"
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run

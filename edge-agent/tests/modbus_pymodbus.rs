@@ -325,3 +325,38 @@ tags = [
     );
     assert!(read_back(&sim, "coil:5", "bool").contains("ABCD: true"));
 }
+
+/// A device that answers, but refuses one read: `edge-agent test` must not call that a success. It exits 1,
+/// names the refused tag with its reason, and ends with the count of good and bad tags.
+#[test]
+fn test_exits_1_when_a_device_answers_but_refuses_a_tag() {
+    let map = json!({"units": {"1": [{"space": "holding", "address": 10, "type": "u16", "value": 7}]}});
+    let sim = Pymodbus::start(&map, "socket");
+    let scratch = Scratch::new("pymodbus-refused");
+    let config = scratch.config(&format!(
+        r#"
+[[modbus.link]]
+name = "plc"
+address = "{addr}"
+timeout = "2s"
+[[modbus.link.device]]
+name = "锅炉一号"
+unit = 1
+tags = [
+  {{ name = "锅炉一号.温度", address = "holding:10", type = "u16" }},
+  {{ name = "锅炉一号.压力", address = "holding:20000", type = "u16" }},
+]
+"#,
+        addr = sim.addr,
+    ));
+    let (ok, stdout, stderr) = one_scan(&config, "10s");
+    assert!(!ok, "a refused tag must fail `edge-agent test`:\n{stderr}\n{}", sim.log());
+    assert!(stdout.contains("tag=锅炉一号.温度 value_int=7i"), "{stdout}");
+    let bad: Vec<&str> = stderr.lines().filter(|l| l.starts_with("tag ")).collect();
+    assert_eq!(bad, ["tag 锅炉一号.压力 (device 锅炉一号): bad: exception 0x02"], "{stderr}");
+    assert_eq!(
+        stderr.lines().last(),
+        Some("1 tags good, 0 uncertain, 1 bad, 0 without a sample; 0 device(s) failed"),
+        "{stderr}"
+    );
+}

@@ -111,8 +111,9 @@ pub fn main(process_start: Instant) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let failed = runtime().block_on(test(cfg, timeout.get(), &mut std::io::stdout().lock()));
-            if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            let report = runtime().block_on(test(cfg, timeout.get(), &mut std::io::stdout().lock()));
+            eprintln!("{}", report.summary());
+            if report.all_good() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
     }
 }
@@ -127,9 +128,34 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("the tokio runtime starts")
 }
 
-/// `edge-agent test`: one scan of every device, engines once, line protocol on `out`, per-device errors on
-/// stderr. Returns how many devices failed.
-pub async fn test(config: Config, timeout: Duration, out: &mut impl std::io::Write) -> usize {
+/// What one `edge-agent test` found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TestReport {
+    pub devices_failed: usize,
+    pub good: usize,
+    pub uncertain: usize,
+    pub bad: usize,
+    /// Tags of devices that gave no sample at all.
+    pub missing: usize,
+}
+
+impl TestReport {
+    /// Every device answered and every tag it declares read Good or Uncertain.
+    pub fn all_good(&self) -> bool {
+        self.devices_failed == 0 && self.bad == 0 && self.missing == 0
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} tags good, {} uncertain, {} bad, {} without a sample; {} device(s) failed",
+            self.good, self.uncertain, self.bad, self.missing, self.devices_failed
+        )
+    }
+}
+
+/// `edge-agent test`: one scan of every device, engines once, line protocol on `out`, per-device errors
+/// and each Bad tag with its reason on stderr.
+pub async fn test(config: Config, timeout: Duration, out: &mut impl std::io::Write) -> TestReport {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (running, mut tap) = Running::start_tapped(config, clock.clone());
     let generation = running.generation.clone();
@@ -170,15 +196,35 @@ pub async fn test(config: Config, timeout: Duration, out: &mut impl std::io::Wri
     }
     let _ = out.write_all(lines.as_bytes());
 
-    let mut failed = 0;
+    let mut report = TestReport::default();
     for d in &generation.devices {
         if !answered(d) {
             eprintln!("device {}: no answer within {}", d.name, Span(timeout));
-            failed += 1;
+            report.devices_failed += 1;
         } else if let Some(e) = d.last_error().filter(|_| !d.is_up()) {
             eprintln!("device {}: {e}", d.name);
-            failed += 1;
+            report.devices_failed += 1;
         }
     }
-    failed
+    let info = &generation.config.tags.info;
+    for s in &acquired {
+        let tag = &info[s.tag.0 as usize];
+        match s.quality {
+            protocols::Quality::Good => report.good += 1,
+            protocols::Quality::Uncertain(_) => report.uncertain += 1,
+            protocols::Quality::Bad(reason) => {
+                eprintln!("tag {} (device {}): bad: {reason}", tag.name, tag.device);
+                report.bad += 1;
+            }
+        }
+    }
+    let acquiring: std::collections::HashSet<&str> =
+        generation.devices.iter().map(|d| d.name.as_str()).collect();
+    for (id, tag) in info.iter().enumerate() {
+        if acquiring.contains(tag.device.as_str()) && !seen[id] {
+            eprintln!("tag {} (device {}): no sample", tag.name, tag.device);
+            report.missing += 1;
+        }
+    }
+    report
 }

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use drivers::LinkConfig;
+use toml::Spanned;
+use toml::de::DeValue;
 
 use super::{AgentConfig, ApiConfig, ApiToml, ConfigErrors, TagInfo, TagTable, read_secret_file};
 use crate::engine::EngineConfig;
@@ -24,6 +26,39 @@ pub fn agent(agent: &AgentConfig, errors: &mut ConfigErrors) {
                  e.g. 65536 (2 MiB of samples)"
             ),
         );
+    }
+}
+
+/// Why `name` cannot name a site, gateway, device or tag, if it cannot: every name is exported on one
+/// line (line protocol, topics, platform frames), where a line break or an escape at the end breaks it.
+pub fn name_problem(what: &str, name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some(format!("{what} is empty; give it a name"));
+    }
+    if let Some(at) = name.chars().position(char::is_control) {
+        return Some(format!(
+            "{what} {name:?} has a control character (a line break or tab) at character {}; names are written on one line",
+            at + 1
+        ));
+    }
+    if name.ends_with('\\') {
+        return Some(format!(
+            "{what} {name:?} ends with a backslash, which would escape what follows it when exported; drop it"
+        ));
+    }
+    None
+}
+
+/// Site and gateway names, checked on the raw table where their places are known.
+pub fn agent_names(value: &Spanned<DeValue<'_>>, errors: &mut ConfigErrors) {
+    let DeValue::Table(table) = value.get_ref() else { return };
+    for (key, v) in table.iter() {
+        let key = key.get_ref().as_ref();
+        if let ("site" | "gateway", DeValue::String(name)) = (key, v.get_ref())
+            && let Some(why) = name_problem(key, name)
+        {
+            errors.push(Some(v.span()), why);
+        }
     }
 }
 
@@ -68,6 +103,13 @@ pub fn plant(
         }
         for device in link.devices() {
             let name = device.name.get_ref().as_str();
+            let problem = name_problem("device name", name).or_else(|| {
+                // A line starting with `#` is a comment in line protocol: the device names the measurement.
+                name.starts_with('#').then(|| format!("device name {name:?} starts with `#`, which would read as a comment when exported; drop the `#`"))
+            });
+            if let Some(why) = problem {
+                errors.push(Some(device.name.span()), why);
+            }
             if let Some(&at) = device_seen.get(name) {
                 let (line, _) = errors.line_col(at);
                 errors.push(
@@ -81,6 +123,9 @@ pub fn plant(
             }
             for tag in &device.tags {
                 let tag_name = tag.name.get_ref();
+                if let Some(why) = name_problem("tag name", tag_name) {
+                    errors.push(Some(tag.name.span()), why);
+                }
                 if let Some(&at) = first_seen.get(tag_name) {
                     let (line, _) = errors.line_col(at);
                     errors.push(

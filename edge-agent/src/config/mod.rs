@@ -174,7 +174,10 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     for (key, value) in root {
         let name = key.get_ref().as_ref();
         match name {
-            "agent" => agent = section::<AgentConfig>(value, &mut errors),
+            "agent" => {
+                check::agent_names(&value, &mut errors);
+                agent = section::<AgentConfig>(value, &mut errors)
+            }
             "api" => api = section::<ApiToml>(value, &mut errors),
             "store" => {
                 store =

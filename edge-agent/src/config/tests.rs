@@ -202,3 +202,37 @@ fn a_missing_file_says_so() {
         ]
     );
 }
+
+/// Names that cannot be exported on one line are refused where they are written, instead of passing
+/// `check` and then failing every sample on its way out.
+#[test]
+fn names_the_historian_cannot_take_are_refused_at_their_place() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "{ name = \"kiln.valve\"",
+            "{ name = \"kiln\\nvalve\"",
+            "9:12: tag name \"kiln\\nvalve\" has a control character",
+        ),
+        (
+            "{ name = \"kiln.valve\"",
+            "{ name = \"kiln.valve\\\\\"",
+            "9:12: tag name \"kiln.valve\\\\\" ends with a backslash",
+        ),
+        ("{ name = \"kiln.valve\"", "{ name = \"\"", "9:12: tag name is empty"),
+        ("name = \"kiln\"", "name = \"#3 kiln\"", "7:8: device name \"#3 kiln\" starts with `#`"),
+        (
+            "site = \"plant-a\"",
+            "site = \"plant\\ta\"",
+            "3:8: site \"plant\\ta\" has a control character (a line break or tab) at character 6",
+        ),
+        ("gateway = \"gw1\"", "gateway = \"\"", "4:11: gateway is empty"),
+    ];
+    for (from, to, want) in cases {
+        let text = PLANT.replacen(from, to, 1);
+        let got = errors_of(&text);
+        assert!(got.iter().any(|g| g.starts_with(want)), "{to:?}:\n got  {got:#?}\n want {want}");
+    }
+    // Chinese names are names like any other.
+    let text = PLANT.replace("kiln.temp", "锅炉一号.温度").replace("name = \"kiln\"", "name = \"锅炉一号\"");
+    assert_eq!(errors_of(&text), Vec::<String>::new());
+}
