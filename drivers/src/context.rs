@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocols::{Sample, TagId, TextPool, Timestamp};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::telemetry::DeviceStats;
-use crate::write::WriteRequest;
+use crate::write::WriteQueue;
 
 /// Result of one non-blocking push into the sample ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Shutdown {
 pub struct DriverContext {
     pub publisher: Publisher,
     /// Validated writes for this link's writable tags (limits already checked by the agent).
-    pub writes: mpsc::Receiver<WriteRequest>,
+    pub writes: WriteQueue,
     pub shutdown: Shutdown,
     pub clock: Arc<dyn Clock>,
     /// Per-device counters and health, keyed by device name, created by the agent from the config.

@@ -23,7 +23,7 @@ pub use context::{Clock, DriverContext, Publisher, PushOutcome, SampleSink, Shut
 pub use diag::ConfigErrors;
 pub use kind::{BuildContext, DeclaredDevice, DeclaredTag, DriverKind, LinkConfig};
 pub use telemetry::{DeviceStats, ErrorKind, Histogram};
-pub use write::{WritableSpec, WriteError, WriteRequest};
+pub use write::{WritableSpec, WriteError, WriteQueue, WriteRequest};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

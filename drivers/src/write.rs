@@ -1,8 +1,10 @@
 //! Writes to actuators. Only tags declared writable, only inside their limits; control relies on this.
 
 use protocols::{TagId, Value};
+use std::sync::Arc;
+
 use serde::Deserialize;
-use tokio::sync::oneshot;
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// `writable = { min = .., max = .. }` on any tag of any driver.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
@@ -47,6 +49,30 @@ pub struct WriteRequest {
     pub tag: TagId,
     pub value: Value,
     pub reply: oneshot::Sender<Result<(), WriteError>>,
+}
+
+/// A link's queue of writes. It outlives the driver task: a driver restarted after a crash serves the
+/// same queue, so the write router never needs to learn of the restart.
+#[derive(Debug, Clone)]
+pub struct WriteQueue {
+    rx: Arc<Mutex<mpsc::Receiver<WriteRequest>>>,
+}
+
+impl WriteQueue {
+    pub fn new(rx: mpsc::Receiver<WriteRequest>) -> Self {
+        WriteQueue { rx: Arc::new(Mutex::new(rx)) }
+    }
+
+    /// The next write, or `None` once the agent stopped routing writes here. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<WriteRequest> {
+        self.rx.lock().await.recv().await
+    }
+}
+
+impl From<mpsc::Receiver<WriteRequest>> for WriteQueue {
+    fn from(rx: mpsc::Receiver<WriteRequest>) -> Self {
+        WriteQueue::new(rx)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -232,7 +232,7 @@ pub fn start(toml_text: &str) -> Running {
     let (stop, shutdown) = Shutdown::new();
     let cx = DriverContext {
         publisher: Publisher::new(sink.clone()),
-        writes: rx,
+        writes: rx.into(),
         shutdown,
         clock: Arc::new(SystemClock),
         devices: devices.clone(),

@@ -37,8 +37,23 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
             })
         })
         .collect();
+    let components: Vec<Json_> = generation
+        .components
+        .iter()
+        .map(|c| {
+            json!({
+                "kind": c.kind,
+                "name": c.name,
+                "up": c.is_up(),
+                "restarts": c.restarts.load(std::sync::atomic::Ordering::Relaxed),
+                "last_error": c.last_error(),
+            })
+        })
+        .collect();
+    // Never `ok` while anything is down: a device, an uplink, or a task being restarted.
     let all_up = generation.devices.iter().all(|d| d.is_up())
-        && generation.uplinks.iter().all(|u| u.up.load(std::sync::atomic::Ordering::Relaxed));
+        && generation.uplinks.iter().all(|u| u.up.load(std::sync::atomic::Ordering::Relaxed))
+        && generation.components.iter().all(|c| c.is_up());
     let ring = generation.ring.stats();
     Json(json!({
         "status": if all_up { "ok" } else { "degraded" },
@@ -49,6 +64,7 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
         "config": generation.config.origin,
         "devices": devices,
         "uplinks": uplinks,
+        "components": components,
         "ring": { "capacity": ring.capacity, "depth": ring.depth },
     }))
 }

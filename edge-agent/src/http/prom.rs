@@ -128,6 +128,23 @@ pub fn render(state: &AgentState) -> String {
     )
     .sample("edge_engine_events_total", &[], g.engines.events.load(Relaxed) as f64);
 
+    e.family("edge_component_up", "gauge", "1 while a supervised task (driver, engine host, uplink) runs.");
+    for c in &g.components {
+        e.sample("edge_component_up", &[("kind", c.kind), ("name", &c.name)], c.is_up() as u8 as f64);
+    }
+    e.family(
+        "edge_component_restarts_total",
+        "counter",
+        "Times a supervised task was restarted after it crashed, failed or ended on its own.",
+    );
+    for c in &g.components {
+        e.sample(
+            "edge_component_restarts_total",
+            &[("kind", c.kind), ("name", &c.name)],
+            c.restarts.load(Relaxed) as f64,
+        );
+    }
+
     e.family("edge_config_reloads_total", "counter", "Config reloads on SIGHUP, by outcome.")
         .sample("edge_config_reloads_total", &[("result", "applied")], state.reloads_ok.load(Relaxed) as f64)
         .sample(

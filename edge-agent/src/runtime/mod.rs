@@ -2,15 +2,17 @@
 //! A reload stops one generation (drained, nothing lost) and starts the next.
 
 pub mod engines;
+mod links;
 pub mod plant;
 pub mod snapshot;
+pub mod supervise;
 pub mod writes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use drivers::{Clock, DeviceStats, DriverContext, Shutdown};
+use drivers::{Clock, DeviceStats, Shutdown};
 use protocols::TextPool;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -21,6 +23,7 @@ use crate::store::persist::{Feed, Persist};
 use crate::uplink::UplinkStats;
 use engines::{EngineStats, start_engines};
 use snapshot::Snapshot;
+use supervise::{Component, supervise};
 use writes::WriteRouter;
 
 /// Writes queued per link before a writer waits: control loops write a few values a second at most.
@@ -42,54 +45,15 @@ pub struct Generation {
     /// The durable store, when this generation feeds one (`run`, not `test`).
     pub store: Option<Arc<crate::store::Shared>>,
     pub uplinks: Vec<Arc<UplinkStats>>,
-}
-
-/// A running driver and the task that watches it.
-struct LinkTask {
-    name: String,
-    driver: tokio::task::AbortHandle,
-    monitor: JoinHandle<()>,
-}
-
-/// Watches a driver task: a driver that fails or panics (a bug) is logged once and its devices show
-/// down with the reason, while every other link keeps running.
-fn supervise(
-    name: String,
-    driver: JoinHandle<Result<(), drivers::DriverError>>,
-    devices: Vec<Arc<DeviceStats>>,
-) -> LinkTask {
-    let abort = driver.abort_handle();
-    let link = name.clone();
-    let monitor = tokio::spawn(async move {
-        let why = match driver.await {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) if e.is_panic() => {
-                let payload = e.into_panic();
-                let text = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                format!(
-                    "driver crashed: {text} (a bug: please report it); the link stays down until a reload"
-                )
-            }
-            Err(_) => return,
-        };
-        tracing::error!(link = %link, "link stopped: {why}");
-        for d in &devices {
-            d.scan_failed(drivers::ErrorKind::Link, &why);
-        }
-    });
-    LinkTask { name, driver: abort, monitor }
+    /// Every supervised task: links, engine hosts, uplinks.
+    pub components: Vec<Arc<Component>>,
 }
 
 /// A started generation and the handles to stop it.
 pub struct Running {
     pub generation: Arc<Generation>,
     stop_drivers: watch::Sender<bool>,
-    drivers: Vec<LinkTask>,
+    drivers: Vec<(String, JoinHandle<()>)>,
     readers: Vec<JoinHandle<()>>,
     stop_engines: watch::Sender<bool>,
     lossless: Option<JoinHandle<()>>,
@@ -157,11 +121,22 @@ impl Running {
         }
         let writes = WriteRouter::new(&config, &routes);
 
+        let mut components = Vec::new();
         let (stop_engines, engines_stop) = watch::channel(false);
         let lossless = if tapped {
             None
         } else {
-            start_engines(&config, &ring, &writes, &engine_stats, &clock, store, engines_stop, &mut readers)
+            start_engines(
+                &config,
+                &ring,
+                &writes,
+                &engine_stats,
+                &clock,
+                store,
+                engines_stop,
+                &mut readers,
+                &mut components,
+            )
         };
 
         let (stop_uplinks, uplinks_stop) = watch::channel(false);
@@ -170,47 +145,54 @@ impl Running {
         for cfg in config.uplinks.iter().filter(|_| store.is_some()) {
             let stats = Arc::new(UplinkStats::new(&cfg.name));
             uplink_stats.push(stats.clone());
+            let component = Component::new("uplink", cfg.name.clone());
+            components.push(component.clone());
             let shared = store.expect("filtered").shared.clone();
-            uplinks.push(tokio::spawn(crate::uplink::sender::run(
-                cfg.clone(),
-                shared,
-                stats,
-                uplinks_stop.clone(),
-            )));
+            let (cfg, stop) = (cfg.clone(), uplinks_stop.clone());
+            let start = {
+                let stats = stats.clone();
+                move || crate::uplink::sender::run(cfg.clone(), shared.clone(), stats.clone(), stop.clone())
+            };
+            let stopping = {
+                let stop = uplinks_stop.clone();
+                move || *stop.borrow()
+            };
+            let on_failure = move |why: &str| stats.mark_down(why);
+            uplinks.push(supervise(
+                component,
+                move || {
+                    let f = start();
+                    async move {
+                        f.await;
+                        Ok(())
+                    }
+                },
+                stopping,
+                on_failure,
+            ));
         }
 
         let (stop_drivers, shutdown) = Shutdown::new();
+        let shared = Arc::new(links::Shared {
+            config: config.clone(),
+            ring: ring.clone(),
+            clock: clock.clone(),
+            texts: texts.clone(),
+            tag_ids,
+            shutdown,
+        });
         let mut devices = Vec::new();
         let mut device_kinds = Vec::new();
         let mut drivers = Vec::new();
         for (link, write_rx) in links.into_iter().zip(link_writes) {
-            let stats: HashMap<String, Arc<DeviceStats>> =
-                link.devices.iter().map(|d| (d.clone(), Arc::new(DeviceStats::new(d)))).collect();
-            let stats_of_link: Vec<Arc<DeviceStats>> =
-                link.devices.iter().map(|d| stats[d].clone()).collect();
-            devices.extend(stats_of_link.iter().cloned());
-            device_kinds.extend(stats_of_link.iter().map(|_| link.kind));
-            let cx = DriverContext {
-                publisher: ring.publisher(),
-                writes: write_rx,
-                shutdown: shutdown.clone(),
-                clock: clock.clone(),
-                devices: stats,
-                texts: texts.clone(),
-                tag_ids: tag_ids.clone(),
-            };
-            let name = link.name.clone();
-            let task = match link.driver {
-                Ok(driver) => driver.run(cx),
-                Err(e) => {
-                    tracing::error!(link = %name, "link not started: {e}");
-                    for d in stats_of_link.iter() {
-                        d.scan_failed(drivers::ErrorKind::Link, &e);
-                    }
-                    continue;
-                }
-            };
-            drivers.push(supervise(name, tokio::spawn(task), stats_of_link));
+            let (kind, name) = (link.kind, link.name.clone());
+            let started = links::start(link, write_rx.into(), &shared);
+            device_kinds.extend(started.devices.iter().map(|_| kind));
+            devices.extend(started.devices);
+            components.push(started.component);
+            if let Some(task) = started.task {
+                drivers.push((name, task));
+            }
         }
         let generation = Arc::new(Generation {
             config,
@@ -224,6 +206,7 @@ impl Running {
             started: Instant::now(),
             store: store.map(|p| p.shared.clone()),
             uplinks: uplink_stats,
+            components,
         });
         let running = Running {
             generation,
@@ -242,10 +225,11 @@ impl Running {
     pub async fn stop(self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         let _ = self.stop_drivers.send(true);
-        for link in self.drivers {
-            if tokio::time::timeout_at(deadline, link.monitor).await.is_err() {
-                tracing::warn!(link = %link.name, "link did not stop in time; aborted");
-                link.driver.abort();
+        for (name, task) in self.drivers {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!(link = %name, "link did not stop in time; aborted");
+                abort.abort();
             }
         }
         // Lossless engines take what the store holds and save their state while the ring still takes

@@ -1,12 +1,16 @@
 //! Turns the config's links into drivers, whatever their protocol: every link builds itself.
 
-use drivers::{BuildContext, Driver};
+use std::sync::Arc;
+
+use drivers::{BuildContext, Driver, LinkConfig};
 use protocols::TagId;
 
 use crate::config::Config;
 
 /// One driver ready to run, and what the agent needs to route to it.
 pub struct LinkPlan {
+    /// The link's config: it builds the driver again after a crash.
+    pub config: Arc<dyn LinkConfig>,
     /// The protocol, as /healthz names it.
     pub kind: &'static str,
     /// The link's name, as logged (a TCP endpoint, a serial port, a simulated device).
@@ -29,6 +33,7 @@ pub fn plan_links(config: &Config) -> Vec<LinkPlan> {
         .map(|link| {
             let devices = link.devices();
             LinkPlan {
+                config: link.clone(),
                 kind: link.kind(),
                 name: link.name().to_owned(),
                 writable: devices

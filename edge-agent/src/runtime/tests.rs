@@ -2,23 +2,233 @@
 
 use super::*;
 
-#[tokio::test]
-async fn a_crashing_driver_takes_only_its_own_devices_down() {
-    let device = Arc::new(DeviceStats::new("press-7"));
-    device.scan_ok(1, Duration::from_millis(1));
-    let crashing = tokio::spawn(async { panic!("register map out of bounds") });
-    let link = supervise("rs485-2".into(), crashing, vec![device.clone()]);
-    link.monitor.await.unwrap();
-    assert!(!device.is_up());
-    let why = device.last_error().unwrap();
-    assert!(why.contains("driver crashed: register map out of bounds"), "{why}");
+mod supervision {
+    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::Ordering::Relaxed;
 
-    let failing = tokio::spawn(async {
-        Err(drivers::DriverError::Setup { link: "rs485-3".into(), message: "port busy".into() })
-    });
-    let other = Arc::new(DeviceStats::new("press-8"));
-    supervise("rs485-3".into(), failing, vec![other.clone()]).monitor.await.unwrap();
-    assert!(other.last_error().unwrap().contains("link rs485-3: port busy"));
+    use drivers::sections::Problem;
+    use drivers::{BoxFuture, BuildContext, DeclaredDevice, DeclaredTag, Driver, DriverError, LinkConfig};
+    use protocols::{Sample, TagId, Timestamp, Value};
+
+    use super::*;
+    use crate::config::TagInfo;
+    use crate::engine::{DerivedTag, Emitter, Engine, EngineConfig, EngineInput, TagRef};
+    use crate::store::{Store, StoreConfig, SyncPolicy};
+
+    /// A link whose first driver publishes a few samples and then panics; later ones run fine.
+    #[derive(Debug)]
+    struct Flaky {
+        device: toml::Spanned<String>,
+        tag: toml::Spanned<String>,
+        builds: Arc<AtomicU32>,
+    }
+
+    struct FlakyDriver {
+        crash_after: Option<u32>,
+        tag: TagId,
+        device: String,
+    }
+
+    impl LinkConfig for Flaky {
+        fn kind(&self) -> &'static str {
+            "flaky"
+        }
+        fn name(&self) -> &str {
+            self.device.get_ref()
+        }
+        fn devices(&self) -> Vec<DeclaredDevice<'_>> {
+            vec![DeclaredDevice {
+                name: &self.device,
+                tags: vec![DeclaredTag { name: &self.tag, writable: None }],
+            }]
+        }
+        fn problems(&self) -> Vec<Problem> {
+            Vec::new()
+        }
+        fn summary(&self) -> String {
+            "flaky".into()
+        }
+        fn build(&self, cx: &BuildContext<'_>) -> Result<Box<dyn Driver>, String> {
+            let first = self.builds.fetch_add(1, Relaxed) == 0;
+            Ok(Box::new(FlakyDriver {
+                crash_after: first.then_some(3),
+                tag: (cx.tag_id)(self.tag.get_ref()).ok_or("unregistered")?,
+                device: self.device.get_ref().clone(),
+            }))
+        }
+    }
+
+    impl Driver for FlakyDriver {
+        fn run(
+            self: Box<Self>,
+            mut cx: drivers::DriverContext,
+        ) -> BoxFuture<'static, Result<(), DriverError>> {
+            Box::pin(async move {
+                let stats = cx.device(&self.device);
+                let mut n = 0u32;
+                loop {
+                    tokio::select! {
+                        _ = cx.shutdown.triggered() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    }
+                    n += 1;
+                    if self.crash_after.is_some_and(|c| n > c) {
+                        panic!("register map out of bounds");
+                    }
+                    let s = Sample::good(self.tag, cx.clock.now(), Value::Int(n as i64));
+                    stats.scan_ok(1, Duration::from_millis(1));
+                    if !cx.publisher.publish(&[s]).await {
+                        return Ok(());
+                    }
+                }
+            })
+        }
+    }
+
+    /// An engine whose first incarnation panics at its fifth sample.
+    #[derive(Debug)]
+    struct Brittle {
+        input: EngineInput,
+        tag: toml::Spanned<String>,
+        builds: Arc<AtomicU32>,
+        seen: Arc<AtomicU32>,
+    }
+
+    struct BrittleEngine {
+        first: bool,
+        n: u32,
+        seen: Arc<AtomicU32>,
+    }
+
+    impl EngineConfig for Brittle {
+        fn kind(&self) -> &'static str {
+            "brittle"
+        }
+        fn name(&self) -> String {
+            format!("brittle {}", self.input.label())
+        }
+        fn reads(&self) -> Vec<TagRef<'_>> {
+            vec![TagRef { tag: &self.tag, role: "brittle on".into() }]
+        }
+        fn derives(&self) -> Vec<DerivedTag> {
+            Vec::new()
+        }
+        fn problems(&self) -> Vec<Problem> {
+            Vec::new()
+        }
+        fn input(&self) -> EngineInput {
+            self.input
+        }
+        fn tick(&self) -> Duration {
+            Duration::from_millis(100)
+        }
+        fn summary(&self) -> String {
+            self.name()
+        }
+        fn build(&self, _: &dyn Fn(&str) -> Option<TagId>) -> Result<Box<dyn Engine>, String> {
+            let first = self.builds.fetch_add(1, Relaxed) == 0;
+            Ok(Box::new(BrittleEngine { first, n: 0, seen: self.seen.clone() }))
+        }
+    }
+
+    impl Engine for BrittleEngine {
+        fn on_sample(&mut self, _: &Sample, _: &mut Emitter) {
+            self.n += 1;
+            if self.first && self.n == 5 {
+                panic!("division by zero in the shift calendar");
+            }
+            self.seen.fetch_add(1, Relaxed);
+        }
+        fn on_tick(&mut self, _: Timestamp, _: &mut Emitter) {}
+    }
+
+    fn component<'a>(g: &'a Generation, kind: &str, name: &str) -> &'a Arc<Component> {
+        g.components
+            .iter()
+            .find(|c| c.kind == kind && c.name == name)
+            .unwrap_or_else(|| panic!("no component {kind} {name}: {:?}", g.components))
+    }
+
+    async fn until(what: &str, within: Duration, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + within;
+        while !f() {
+            assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A panic is injected into a driver and into each engine host: each is logged, counted and shown
+    /// down with the reason while every other part keeps running, then restarted, and data flows again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_driver_or_engine_host_is_shown_down_restarted_and_flows_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[sim.device]]\nname = \"steady\"\nscan = \"20ms\"\ntags = [{ name = \"steady.c\", shape = \"counter\" }]\n";
+        let mut config = crate::config::parse(text, "t.toml", &|_| None).unwrap();
+        config.agent.data_dir = dir.path().to_owned();
+        let builds = Arc::new(AtomicU32::new(0));
+        let flaky = Flaky {
+            device: toml::Spanned::new(0..0, "press-7".into()),
+            tag: toml::Spanned::new(0..0, "press-7.strokes".into()),
+            builds: builds.clone(),
+        };
+        config.tags.registry.intern("press-7.strokes");
+        config.tags.info.push(TagInfo {
+            name: "press-7.strokes".into(),
+            device: "press-7".into(),
+            writable: None,
+        });
+        config.links.push(Arc::new(flaky));
+        let mut seen = Vec::new();
+        for input in [EngineInput::Lossy, EngineInput::Lossless] {
+            let n = Arc::new(AtomicU32::new(0));
+            seen.push(n.clone());
+            config.engines.push(Arc::new(Brittle {
+                input,
+                tag: toml::Spanned::new(0..0, "steady.c".into()),
+                builds: Arc::new(AtomicU32::new(0)),
+                seen: n,
+            }));
+        }
+        let store_cfg = StoreConfig { sync: SyncPolicy::Never, ..StoreConfig::default() };
+        let store = Store::open(&dir.path().join("store"), &store_cfg).unwrap();
+        let persist = Persist::start(store, tokio::runtime::Handle::current()).unwrap();
+        let running = Running::start(config, Arc::new(drivers::SystemClock), Instant::now(), Some(&persist));
+        let g = running.generation.clone();
+
+        let press = g.devices.iter().find(|d| d.name == "press-7").unwrap().clone();
+        let steady = g.devices.iter().find(|d| d.name == "steady").unwrap().clone();
+        let link = component(&g, "driver", "press-7").clone();
+        until("the press driver crashes", Duration::from_secs(5), || !link.is_up()).await;
+        let why = link.last_error().unwrap();
+        assert!(why.contains("driver press-7: it crashed: register map out of bounds"), "{why}");
+        assert!(!press.is_up() && press.last_error().unwrap().contains("register map out of bounds"));
+        assert!(steady.is_up(), "the other link keeps running");
+        let before = press.samples.load(Relaxed);
+        until("the press driver runs again", Duration::from_secs(5), || {
+            link.is_up() && press.is_up() && press.samples.load(Relaxed) > before + 3
+        })
+        .await;
+        assert_eq!(link.restarts.load(Relaxed), 1);
+        assert_eq!(builds.load(Relaxed), 2, "built again from its config");
+
+        for (host, n) in ["lossy", "lossless"].into_iter().zip(&seen) {
+            let c = component(&g, "engines", host).clone();
+            until(&format!("{host} engines restart"), Duration::from_secs(10), || {
+                c.restarts.load(Relaxed) == 1
+            })
+            .await;
+            let why = c.last_error().unwrap();
+            assert!(why.contains(&format!("engine brittle {host}: division by zero")), "{why}");
+            let before = n.load(Relaxed);
+            until(&format!("{host} engines see samples again"), Duration::from_secs(5), || {
+                n.load(Relaxed) > before + 5
+            })
+            .await;
+            assert!(c.is_up());
+        }
+        running.stop(Duration::from_secs(5)).await;
+        let _ = tokio::task::spawn_blocking(move || persist.stop()).await;
+    }
 }
 
 mod no_deadlock {

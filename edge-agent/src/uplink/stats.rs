@@ -56,6 +56,12 @@ impl UplinkStats {
         self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The uplink's task failed (the supervisor restarts it): down, with the reason.
+    pub fn mark_down(&self, why: &str) {
+        self.up.store(false, Relaxed);
+        self.set_error(Some(why.to_owned()));
+    }
+
     pub(super) fn set_error(&self, e: Option<String>) {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = e;
     }

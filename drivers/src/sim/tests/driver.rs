@@ -57,7 +57,7 @@ fn start(cfg: &SimDeviceConfig, sink: TestSink) -> Running {
     let (stop, shutdown) = Shutdown::new();
     let cx = DriverContext {
         publisher: Publisher::new(sink.clone()),
-        writes: rx,
+        writes: rx.into(),
         shutdown,
         clock: Arc::new(PausedClock(tokio::time::Instant::now())),
         devices: HashMap::from([("kiln".to_owned(), stats.clone())]),

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use drivers::Clock;
@@ -98,7 +97,6 @@ pub(crate) struct LosslessHost {
 
 impl LosslessHost {
     pub async fn run(mut self) {
-        self.outlet.stats.engines.fetch_add(self.set.len() as u64, Ordering::Relaxed);
         let path = Checkpoint::path(self.store.dir());
         let position = match Checkpoint::load(&path) {
             Ok(Some(saved)) => {

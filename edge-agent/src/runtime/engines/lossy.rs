@@ -22,7 +22,6 @@ pub(crate) async fn run(
     mut results: mpsc::UnboundedReceiver<WriteOutcome>,
     clock: Arc<dyn Clock>,
 ) {
-    outlet.stats.engines.fetch_add(set.len() as u64, Ordering::Relaxed);
     let mut batch = Vec::with_capacity(BATCH);
     let mut out = Emitter::default();
     loop {

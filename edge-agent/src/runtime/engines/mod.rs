@@ -13,6 +13,8 @@ mod set;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::supervise::{Component, supervise};
+
 use drivers::{Clock, Publisher};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -86,11 +88,13 @@ impl Outlet {
     }
 }
 
-/// Starts the engine hosts of `config`: lossy engines on a ring reader pushed to `readers` (it ends when
-/// the ring closes), lossless ones on the store (returned: it stops on `stop`, before the ring closes).
+/// Starts the engine hosts of `config` under supervision: lossy engines on a ring reader (pushed to
+/// `readers`: it ends when the ring closes), lossless ones on the store (returned: it stops on `stop`,
+/// before the ring closes). A host that panics or fails is restarted: lossy engines afresh, lossless ones
+/// from their checkpoint.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn start_engines(
-    config: &Config,
+    config: &Arc<Config>,
     ring: &Arc<Ring>,
     router: &WriteRouter,
     stats: &Arc<EngineStats>,
@@ -98,39 +102,65 @@ pub(crate) fn start_engines(
     store: Option<&Persist>,
     stop: watch::Receiver<bool>,
     readers: &mut Vec<JoinHandle<()>>,
+    components: &mut Vec<Arc<Component>>,
 ) -> Option<JoinHandle<()>> {
-    let outlet = |results| Outlet {
-        publisher: ring.publisher(),
-        stats: stats.clone(),
-        router: router.clone(),
-        results,
+    let outlet = {
+        let (ring, stats, router) = (ring.clone(), stats.clone(), router.clone());
+        move |results| Outlet {
+            publisher: ring.publisher(),
+            stats: stats.clone(),
+            router: router.clone(),
+            results,
+        }
     };
-    let lossy = EngineSet::build(config, Some(EngineInput::Lossy));
-    if !lossy.is_empty() {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let reader = ring.reader("engines", ReadPolicy::Lossy);
-        readers.push(tokio::spawn(lossy::run(lossy, reader, outlet(tx), rx, clock.clone())));
+    let lossy_count = config.engines.iter().filter(|e| e.input() == EngineInput::Lossy).count();
+    if lossy_count > 0 {
+        stats.engines.fetch_add(lossy_count as u64, Ordering::Relaxed);
+        let component = Component::new("engines", "lossy");
+        components.push(component.clone());
+        let (config, ring2, clock, outlet) = (config.clone(), ring.clone(), clock.clone(), outlet.clone());
+        let start = move || {
+            let set = EngineSet::build(&config, Some(EngineInput::Lossy));
+            let (tx, rx) = mpsc::unbounded_channel();
+            let reader = ring2.reader("engines", ReadPolicy::Lossy);
+            let host = lossy::run(set, reader, outlet(tx), rx, clock.clone());
+            async move {
+                host.await;
+                Ok(())
+            }
+        };
+        let closed = ring.clone();
+        readers.push(supervise(component, start, move || closed.is_closed(), |_| {}));
     }
-    let exact = EngineSet::build(config, Some(EngineInput::Lossless));
-    if exact.is_empty() {
+    let lossless_count = config.engines.iter().filter(|e| e.input() == EngineInput::Lossless).count();
+    if lossless_count == 0 {
         return None;
     }
     let Some(persist) = store else {
         tracing::error!(
-            "{} lossless engine(s) not started: they read the durable store, and this run has none",
-            exact.len()
+            "{lossless_count} lossless engine(s) not started: they read the durable store, and this run has none"
         );
         return None;
     };
-    let (tx, rx) = mpsc::unbounded_channel();
-    let host = lossless::LosslessHost {
-        set: exact,
-        store: persist.shared.clone(),
-        registry: config.tags.registry.clone(),
-        outlet: outlet(tx),
-        results: rx,
-        clock: clock.clone(),
-        stop,
+    stats.engines.fetch_add(lossless_count as u64, Ordering::Relaxed);
+    let component = Component::new("engines", "lossless");
+    components.push(component.clone());
+    let (config, store, clock, stop2) = (config.clone(), persist.shared.clone(), clock.clone(), stop.clone());
+    let start = move || {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let host = lossless::LosslessHost {
+            set: EngineSet::build(&config, Some(EngineInput::Lossless)),
+            store: store.clone(),
+            registry: config.tags.registry.clone(),
+            outlet: outlet(tx),
+            results: rx,
+            clock: clock.clone(),
+            stop: stop2.clone(),
+        };
+        async move {
+            host.run().await;
+            Ok(())
+        }
     };
-    Some(tokio::spawn(host.run()))
+    Some(supervise(component, start, move || *stop.borrow(), |_| {}))
 }

@@ -75,7 +75,8 @@ impl EngineSet {
             if let Some(watchers) = self.watchers.get(s.tag.0 as usize) {
                 for &i in watchers {
                     let before = out.writes.len();
-                    self.slots[i].engine.on_sample(s, out);
+                    let slot = &mut self.slots[i];
+                    guarded(&slot.name, || slot.engine.on_sample(s, out));
                     claim(&mut self.writes, i, before, out);
                 }
             }
@@ -88,7 +89,7 @@ impl EngineSet {
             let due = slot.next_tick.is_none_or(|t| t <= now);
             if due {
                 let before = out.writes.len();
-                slot.engine.on_tick(now, out);
+                guarded(&slot.name, || slot.engine.on_tick(now, out));
                 claim(&mut self.writes, i, before, out);
                 let step = i64::try_from(slot.tick.as_nanos()).unwrap_or(i64::MAX).max(1);
                 // A late tick shifts the phase instead of ticking several times to catch up.
@@ -120,7 +121,7 @@ impl EngineSet {
     ) {
         if let Some(slot) = self.slots.get_mut(engine) {
             let before = out.writes.len();
-            slot.engine.on_write_result(intent, result, out);
+            guarded(&slot.name, || slot.engine.on_write_result(intent, result, out));
             claim(&mut self.writes, engine, before, out);
         }
     }
@@ -147,6 +148,14 @@ impl EngineSet {
                 tracing::warn!(engine = %slot.name, "saved state not taken ({why}); the engine starts fresh");
             }
         }
+    }
+}
+
+/// Runs one engine call; a panic inside it goes on as a panic that names the engine, for the supervisor
+/// of the host to log and restart.
+fn guarded(name: &str, call: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        panic!("engine {name}: {}", crate::runtime::supervise::panic_text(&*payload));
     }
 }
 
