@@ -13,6 +13,7 @@ pub mod registry;
 pub mod sections;
 pub mod sim;
 pub mod telemetry;
+pub mod testing;
 pub mod units;
 pub mod write;
 

@@ -1,1 +1,15 @@
-//! Helpers shared by the hil-tests: peer fixtures on free 127.0.0.1 ports, the agent under test.
+//! The test-support library every crate's tests use: peers on free 127.0.0.1 ports (historians, Modbus
+//! simulators), the agent as a process, an in-process driver harness, and the contracts every driver and
+//! every uplink must pass.
+//!
+//! - [`agent`]: scratch directories, `edge-agent run`/`test` as a process, its log, HTTP and metrics.
+//! - [`historians`]: VictoriaMetrics and InfluxDB 1.x, with a plant CA for TLS.
+//! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
+//! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
+//! - [`contract`]: what every driver must do, `assert_driver_contract`.
+
+pub mod agent;
+pub mod contract;
+pub mod harness;
+pub mod historians;
+pub mod pymodbus;

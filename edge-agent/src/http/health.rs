@@ -10,6 +10,11 @@ use serde_json::{Value as Json_, json};
 use super::AgentState;
 
 pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
+    Json(report(&state))
+}
+
+/// What /healthz answers.
+pub fn report(state: &AgentState) -> Json_ {
     let generation = state.current();
     let devices: Vec<Json_> = generation
         .devices
@@ -55,7 +60,7 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
         && generation.uplinks.iter().all(|u| u.up.load(std::sync::atomic::Ordering::Relaxed))
         && generation.components.iter().all(|c| c.is_up());
     let ring = generation.ring.stats();
-    Json(json!({
+    json!({
         "status": if all_up { "ok" } else { "degraded" },
         "site": generation.config.agent.site,
         "gateway": generation.config.agent.gateway,
@@ -66,5 +71,5 @@ pub async fn healthz(State(state): State<Arc<AgentState>>) -> Json<Json_> {
         "uplinks": uplinks,
         "components": components,
         "ring": { "capacity": ring.capacity, "depth": ring.depth },
-    }))
+    })
 }

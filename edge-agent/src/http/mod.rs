@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 
 use crate::runtime::Generation;
 
+pub use health::report as health_report;
+pub use prom::render as render_metrics;
+
 /// What outlives a reload: the current generation and the agent's own counters.
 pub struct AgentState {
     current: RwLock<Arc<Generation>>,

@@ -1,5 +1,5 @@
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocols::{Quality, Reason, TextPool, Value};
@@ -7,31 +7,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::*;
-use crate::context::{Clock, DriverContext, Publisher, PushOutcome, SampleSink, Shutdown};
+use crate::DriverError;
+use crate::context::{Clock, DriverContext, Publisher, Shutdown};
 use crate::telemetry::{DeviceStats, ErrorKind};
+use crate::testing::TestSink;
 use crate::write::{WriteError, WriteRequest};
-use crate::{BoxFuture, DriverError};
-
-/// The ring as the driver sees it: takes everything, or refuses once closed.
-#[derive(Default)]
-struct TestSink {
-    taken: Mutex<Vec<Sample>>,
-    closed: bool,
-}
-
-impl SampleSink for TestSink {
-    fn try_push(&self, batch: &[Sample]) -> PushOutcome {
-        if self.closed {
-            return PushOutcome::Closed;
-        }
-        self.taken.lock().unwrap().extend_from_slice(batch);
-        PushOutcome::Accepted(batch.len())
-    }
-    fn wait_for_space(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
-    }
-    fn note_back_pressure(&self) {}
-}
 
 /// Wall clock that follows tokio's paused clock, starting at `T0`.
 struct PausedClock(tokio::time::Instant);
