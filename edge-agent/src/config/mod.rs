@@ -22,8 +22,8 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+pub use crate::uplink::UplinkConfig;
 pub use diag::{ConfigErrors, Diagnostic};
-pub use outputs::{HistorianApi, UplinkConfig};
 
 use crate::engine::alarm::AlarmConfig;
 
@@ -184,10 +184,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 store =
                     section::<outputs::StoreToml>(value, &mut errors).map(|t| outputs::store(t, &mut errors))
             }
-            "uplink" => {
-                let read = items::<outputs::UplinkToml>("uplink", value, &mut errors);
-                uplinks = outputs::uplinks(read, &mut errors);
-            }
+            "uplink" => uplinks = crate::uplink::parse_section(value, &mut errors),
             other => errors.push(
                 Some(key.span()),
                 format!("unknown section `{other}`; expected one of {}", SECTIONS.join(", ")),

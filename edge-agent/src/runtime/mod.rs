@@ -150,12 +150,7 @@ impl Running {
             let stats = Arc::new(UplinkStats::new(&cfg.name));
             uplink_stats.push(stats.clone());
             let shared = store.expect("filtered").shared.clone();
-            uplinks.push(tokio::spawn(crate::uplink::sender::run(
-                cfg.clone(),
-                shared,
-                stats,
-                uplinks_stop.clone(),
-            )));
+            uplinks.push(cfg.start(shared, stats, uplinks_stop.clone()));
         }
         if !tapped {
             readers.push(tokio::spawn(engines::run(

@@ -1,6 +1,7 @@
-//! One uplink's task: reads the store from its cursor, hands batches to [`Delivery`], and advances the
-//! cursor as they are acknowledged, in order. At-least-once: a batch is resent until the server takes
-//! it, and a resent point is identical (same series, same timestamp), so the historian stores it once.
+//! One uplink's task, for any [`Sink`]: reads the store from its cursor, encodes batches into the sink's
+//! items, hands them to a [`Courier`], and advances the cursor as they are acknowledged, in order.
+//! At-least-once: a batch is resent until the peer takes it, and a resent sample is identical (same
+//! series, same timestamp), so the peer stores it once.
 //!
 //! While full batches are waiting, up to `in_flight` writes are on their way at once (a historian takes
 //! concurrent writes on several cores); at live rates one write at a time, each at most `batch_age` old.
@@ -18,72 +19,100 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::UplinkStats;
-use super::delivery::Delivery;
-use super::influx::{InfluxApi, InfluxClient, InfluxTarget};
-use crate::config::{HistorianApi, UplinkConfig};
+use super::delivery::{Courier, stopping};
+use super::pacing::Pacing;
+use super::sink::{Encoded, Replay, Sink, Unencodable};
 use crate::store::reader::ReaderLosses;
-use crate::store::{Batch, Cursor, LogReader, Shared};
+use crate::store::{Cursor, LogReader, Shared};
 
 /// Behind by more than this many batches, live data gets its own reader.
 const SPLIT_BATCHES: u64 = 10;
 
-fn target(cfg: &UplinkConfig) -> InfluxTarget {
-    let api = match &cfg.api {
-        HistorianApi::V2 { org, bucket, token } => {
-            InfluxApi::V2 { org: org.clone(), bucket: bucket.clone(), token: token.clone() }
+/// Samples without a form for the peer are logged at most this often (they may come every scan).
+const UNENCODABLE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Starts uplink `name` sending the store through `sink` (or, when the sink could not be built, shows why
+/// on /healthz). Runs until `stop` turns true; the cursor is saved on the way out. A panic (a bug) is
+/// logged and shown, never silent.
+pub fn spawn<S: Sink>(
+    name: String,
+    pacing: Pacing,
+    sink: Result<S, String>,
+    store: Arc<Shared>,
+    stats: Arc<UplinkStats>,
+    stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let shown = stats.clone();
+    let inner = tokio::spawn(run(name.clone(), pacing, sink, store, stats, stop));
+    tokio::spawn(async move {
+        // Aborting this task (a stop that overran its grace) aborts the sender with it.
+        let guard = AbortOnDrop(inner.abort_handle());
+        if let Err(e) = inner.await
+            && e.is_panic()
+        {
+            report_crash(&name, &shown, "it", e);
         }
-        HistorianApi::V1 { database, retention_policy, username, password } => InfluxApi::V1 {
-            db: database.clone(),
-            rp: retention_policy.clone(),
-            username: username.clone(),
-            password: password.clone(),
-        },
-    };
-    InfluxTarget {
-        url: cfg.url.clone(),
-        api,
-        gzip: cfg.gzip,
-        timeout: cfg.timeout,
-        ca_file: cfg.ca_file.clone(),
+        drop(guard);
+    })
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-/// Runs until `stop` turns true; the cursor is saved on the way out.
-pub async fn run(
-    cfg: UplinkConfig,
+/// A panic is a bug: logged once and shown on /healthz, never a silent end.
+fn report_crash(name: &str, stats: &UplinkStats, what: &str, e: tokio::task::JoinError) {
+    let payload = e.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let why = format!(
+        "uplink {name}: {what} crashed: {text} (a bug: please report it); it stays down until a reload, samples stay in the store"
+    );
+    tracing::error!("{why}");
+    stats.set_error(Some(why));
+}
+
+async fn run<S: Sink>(
+    name: String,
+    pacing: Pacing,
+    sink: Result<S, String>,
     store: Arc<Shared>,
     stats: Arc<UplinkStats>,
     stop: watch::Receiver<bool>,
 ) {
-    let client = match InfluxClient::new(&target(&cfg)) {
-        Ok(c) => c,
+    let sink = match sink {
+        Ok(s) => s,
         Err(e) => {
-            let why =
-                format!("uplink {}: {e}; samples stay in the store until the config is fixed", cfg.name);
+            let why = format!("uplink {name}: {e}; samples stay in the store until the config is fixed");
             tracing::error!("{why}");
             stats.set_error(Some(why));
             return;
         }
     };
-    let cursor = match Cursor::register(&store, &cfg.name) {
+    let cursor = match Cursor::register(&store, &name) {
         Ok(c) => c,
         Err(e) => {
-            let why = format!(
-                "uplink {}: cannot read or save its position in {}: {e}",
-                cfg.name,
-                store.dir().display()
-            );
+            let why =
+                format!("uplink {name}: cannot read or save its position in {}: {e}", store.dir().display());
             tracing::error!("{why}");
             stats.set_error(Some(why));
             return;
         }
     };
     stats.acked.store(cursor.position(), Relaxed);
-    let delivery = Arc::new(Delivery {
-        name: cfg.name.clone(),
-        client,
+    let courier = Arc::new(Courier {
+        name: name.clone(),
+        sink,
         stats: stats.clone(),
         store_dir: store.dir().to_owned(),
+        max_retry_wait: pacing.max_retry_wait,
     });
     let mut sender = Sender {
         backlog: LogReader::new(store.clone(), cursor.position()),
@@ -91,21 +120,24 @@ pub async fn run(
         retired: ReaderLosses::default(),
         cursor,
         store,
-        delivery,
+        courier,
         stats,
         stop,
         in_flight: VecDeque::new(),
         tokens: 0.0,
         refilled: Instant::now(),
-        cfg,
+        unencodable_logged: None,
+        name,
+        pacing,
     };
     sender.run().await;
 }
 
-struct Sender {
-    cfg: UplinkConfig,
+struct Sender<S: Sink> {
+    name: String,
+    pacing: Pacing,
     store: Arc<Shared>,
-    delivery: Arc<Delivery>,
+    courier: Arc<Courier<S>>,
     stats: Arc<UplinkStats>,
     cursor: Cursor,
     /// Reads from the cursor; after an outage, up to where `live` began.
@@ -120,19 +152,19 @@ struct Sender {
     /// Backlog samples that may be sent now (token bucket at `backlog_rate`).
     tokens: f64,
     refilled: Instant,
+    /// When samples without a form for the peer were last logged.
+    unencodable_logged: Option<Instant>,
 }
 
-/// A write on its way: its task, the cursor position it acknowledges (backlog batches only), and how
-/// many samples it carries.
+/// A write on its way: its task and the cursor position it acknowledges (backlog batches only).
 struct InFlight {
     task: JoinHandle<bool>,
     ack: Option<u64>,
-    samples: u64,
 }
 
-/// Lines ready to send and the sequence number after their last sample.
-struct Payload {
-    body: String,
+/// Items ready to send, the sequence number after their last sample, and how many samples were read.
+struct Payload<I> {
+    items: Vec<Encoded<I>>,
     end_seq: u64,
     samples: u64,
 }
@@ -143,55 +175,56 @@ enum Reader {
     Backlog,
 }
 
-impl Sender {
+impl<S: Sink> Sender<S> {
     async fn run(&mut self) {
-        while !*self.stop.borrow() {
+        // False once a batch was not delivered: no later batch may move the cursor past it.
+        let mut acking = true;
+        while !stopping(&self.stop) {
             self.maybe_split();
             let mut started = false;
-            while self.in_flight.len() < self.cfg.in_flight.max(1) {
+            while self.in_flight.len() < self.pacing.in_flight.max(1) {
                 let Some((p, ack)) = self.next_payload().await else { break };
-                let task = tokio::spawn(self.delivery.clone().send(p.body, self.stop.clone()));
-                self.in_flight.push_back(InFlight {
-                    task,
-                    ack: ack.then_some(p.end_seq),
-                    samples: p.samples,
-                });
+                let task = tokio::spawn(self.courier.clone().send(p.items, self.stop.clone()));
+                self.in_flight.push_back(InFlight { task, ack: ack.then_some(p.end_seq) });
                 started = true;
             }
             self.maybe_merge();
-            if let Some(InFlight { task, ack, samples }) = self.in_flight.pop_front() {
+            if let Some(InFlight { mut task, ack }) = self.in_flight.pop_front() {
                 let mut stop = self.stop.clone();
                 let done = tokio::select! {
-                    r = task => r.unwrap_or(false),
-                    _ = stop.changed() => false,
+                    r = &mut task => Some(r),
+                    _ = stop.changed() => None,
                 };
-                if !done {
-                    break;
-                }
-                self.stats.sent_samples.fetch_add(samples, Relaxed);
-                if let Some(end) = ack {
-                    if let Err(e) = self.cursor.advance(end, Instant::now()) {
-                        tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
+                match done {
+                    Some(Ok(true)) => self.acknowledge(ack),
+                    // Stopping: it finishes (or not) with the others below.
+                    None => {
+                        self.in_flight.push_front(InFlight { task, ack });
+                        break;
                     }
-                    self.stats.acked.store(self.cursor.position(), Relaxed);
+                    Some(Ok(false)) => {
+                        acking = false;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        if e.is_panic() {
+                            report_crash(&self.name, &self.stats, "its delivery", e);
+                        }
+                        acking = false;
+                        break;
+                    }
                 }
             } else if !started {
                 self.wait_for_data().await;
             }
         }
         // Writes already on their way finish (or fail) within the stop grace: acknowledge what the
-        // historian took, so a restart does not send it twice.
+        // peer took, in order, so a restart does not send it twice.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        let mut acking = true;
-        for w in self.in_flight.drain(..) {
+        for w in std::mem::take(&mut self.in_flight) {
             let abort = w.task.abort_handle();
             match tokio::time::timeout_at(deadline, w.task).await {
-                Ok(Ok(true)) if acking => {
-                    self.stats.sent_samples.fetch_add(w.samples, Relaxed);
-                    if let Some(end) = w.ack {
-                        let _ = self.cursor.advance(end, Instant::now());
-                    }
-                }
+                Ok(Ok(true)) if acking => self.acknowledge(w.ack),
                 _ => {
                     acking = false;
                     abort.abort();
@@ -199,23 +232,33 @@ impl Sender {
             }
         }
         if let Err(e) = self.cursor.flush() {
-            tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
+            tracing::warn!(uplink = %self.name, "cannot save the uplink's position: {e}");
+        }
+    }
+
+    /// A batch is delivered: a backlog batch moves the cursor to its end.
+    fn acknowledge(&mut self, ack: Option<u64>) {
+        if let Some(end) = ack {
+            if let Err(e) = self.cursor.advance(end, Instant::now()) {
+                tracing::warn!(uplink = %self.name, "cannot save the uplink's position: {e}");
+            }
+            self.stats.acked.store(self.cursor.position(), Relaxed);
         }
     }
 
     /// Far behind: live data gets its own reader, the backlog (now up to the head) follows at its pace.
     fn maybe_split(&mut self) {
         let head = self.store.head();
-        let threshold = SPLIT_BATCHES * self.cfg.batch_size as u64;
+        let threshold = SPLIT_BATCHES * self.pacing.batch_size as u64;
         let live_lag = self.live.as_ref().map_or(0, |(r, _)| head.saturating_sub(r.position()));
         if head.saturating_sub(self.backlog.position()) > threshold
             && (self.live.is_none() || live_lag > threshold)
         {
             tracing::info!(
-                uplink = %self.cfg.name,
+                uplink = %self.name,
                 backlog = head - self.backlog.position(),
                 "uplink: sending the backlog beside live data, at most {} samples/s",
-                self.cfg.backlog_rate
+                self.pacing.backlog_rate
             );
             if let Some((old, _)) = self.live.replace((LogReader::new(self.store.clone(), head), head)) {
                 self.retire(old.losses);
@@ -229,7 +272,7 @@ impl Sender {
             && self.backlog.position() >= *start
         {
             let (reader, _) = self.live.take().expect("checked");
-            tracing::info!(uplink = %self.cfg.name, "uplink: backlog sent");
+            tracing::info!(uplink = %self.name, "uplink: backlog sent");
             let old = std::mem::replace(&mut self.backlog, reader);
             self.retire(old.losses);
         }
@@ -243,9 +286,9 @@ impl Sender {
 
     /// The next batch to send: live data first, then the backlog as its rate allows. With writes already
     /// on their way, only a full batch (more waiting behind it) is worth another concurrent write.
-    async fn next_payload(&mut self) -> Option<(Payload, bool)> {
+    async fn next_payload(&mut self) -> Option<(Payload<S::Item>, bool)> {
         let busy = !self.in_flight.is_empty();
-        let batch = self.cfg.batch_size as u64;
+        let batch = self.pacing.batch_size as u64;
         let head = self.store.head();
         if let Some((reader, _)) = &self.live
             && (!busy || head.saturating_sub(reader.position()) >= batch)
@@ -272,11 +315,11 @@ impl Sender {
             return true;
         }
         let now = Instant::now();
-        let rate = self.cfg.backlog_rate as f64;
-        let cap = (self.cfg.batch_size as f64).max(rate);
+        let rate = self.pacing.backlog_rate as f64;
+        let cap = (self.pacing.batch_size as f64).max(rate);
         self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() * rate).min(cap);
         self.refilled = now;
-        self.tokens >= self.cfg.batch_size.min(self.cfg.backlog_rate as usize) as f64
+        self.tokens >= self.pacing.batch_size.min(self.pacing.backlog_rate as usize) as f64
     }
 
     async fn wait_for_data(&mut self) {
@@ -291,15 +334,20 @@ impl Sender {
 
     /// Up to one batch of lines from a reader, not past `limit`. With `wait`, a partial batch waits for
     /// more until it is `batch_age` old; live data beside a backlog goes as it comes.
-    async fn collect(&mut self, which: Reader, limit: u64, wait: bool) -> Option<Payload> {
+    async fn collect(&mut self, which: Reader, limit: u64, wait: bool) -> Option<Payload<S::Item>> {
         let started = Instant::now();
-        let mut p = Payload { body: String::new(), end_seq: 0, samples: 0 };
+        let replay = match which {
+            Reader::Backlog if self.live.is_some() => Replay::Backlog,
+            _ => Replay::Live,
+        };
+        let mut p = Payload { items: Vec::new(), end_seq: 0, samples: 0 };
         loop {
             let reader = match which {
                 Reader::Live => &mut self.live.as_mut()?.0,
                 Reader::Backlog => &mut self.backlog,
             };
-            let want = (self.cfg.batch_size as u64 - p.samples).min(limit.saturating_sub(reader.position()));
+            let want =
+                (self.pacing.batch_size as u64 - p.samples).min(limit.saturating_sub(reader.position()));
             if want == 0 {
                 break;
             }
@@ -316,18 +364,19 @@ impl Sender {
                 Ok(Some(batch)) => {
                     p.samples += batch.samples.len() as u64;
                     p.end_seq = batch.end_seq();
-                    encode(&mut p.body, &batch, &self.cfg.name);
+                    let skipped = self.courier.sink.encode(&batch, replay, &mut p.items);
+                    self.unencodable(skipped);
                 }
                 Ok(None) => {
                     // Caught up: send what there is once the batch is old enough, or wait for more.
                     if !wait
                         || p.samples == 0
-                        || started.elapsed() >= self.cfg.batch_age
-                        || *self.stop.borrow()
+                        || started.elapsed() >= self.pacing.batch_age
+                        || stopping(&self.stop)
                     {
                         break;
                     }
-                    let left = self.cfg.batch_age.saturating_sub(started.elapsed());
+                    let left = self.pacing.batch_age.saturating_sub(started.elapsed());
                     let appended = self.store.appended.notified();
                     tokio::select! {
                         _ = appended => {}
@@ -335,7 +384,7 @@ impl Sender {
                     }
                 }
                 Err(e) => {
-                    let why = format!("uplink {}: cannot read the store: {e}", self.cfg.name);
+                    let why = format!("uplink {}: cannot read the store: {e}", self.name);
                     tracing::error!("{why}");
                     self.stats.set_error(Some(why));
                     break;
@@ -345,6 +394,24 @@ impl Sender {
         (p.samples > 0).then_some(p)
     }
 
+    fn unencodable(&mut self, skipped: Unencodable) {
+        if skipped.samples == 0 {
+            return;
+        }
+        self.stats.unencodable_samples.fetch_add(skipped.samples, Relaxed);
+        let now = Instant::now();
+        if self.unencodable_logged.is_none_or(|t| now.duration_since(t) >= UNENCODABLE_LOG_EVERY) {
+            self.unencodable_logged = Some(now);
+            tracing::warn!(
+                uplink = %self.name,
+                "uplink: {} sample(s) have no form for {} and are not sent ({}); counted in edge_uplink_unencodable_samples_total",
+                skipped.samples,
+                self.courier.sink.peer(),
+                skipped.first_reason.as_deref().unwrap_or("no reason given"),
+            );
+        }
+    }
+
     fn account_losses(&self) {
         let live = self.live.as_ref().map(|(r, _)| r.losses).unwrap_or_default();
         let (b, r) = (self.backlog.losses, self.retired);
@@ -352,17 +419,5 @@ impl Sender {
         s.dropped_samples.store(r.dropped + b.dropped + live.dropped, Relaxed);
         s.corrupt_records.store(r.corrupt_records + b.corrupt_records + live.corrupt_records, Relaxed);
         s.corrupt_samples.store(r.corrupt_samples + b.corrupt_samples + live.corrupt_samples, Relaxed);
-    }
-}
-
-fn encode(body: &mut String, batch: &Batch, uplink: &str) {
-    for s in &batch.samples {
-        let text = match s.value {
-            protocols::Value::Text(id) => batch.texts.get(&id.0).map(String::as_str),
-            _ => None,
-        };
-        if let Err(e) = crate::export::write_sample(body, &batch.dict, s, text) {
-            tracing::warn!(uplink, "a sample has no line-protocol form and is not sent: {e}");
-        }
     }
 }

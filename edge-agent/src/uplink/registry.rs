@@ -1,0 +1,205 @@
+//! The uplink kinds, each keyed by its `type = "..."`. Config loading, `check`, the summary and the
+//! runtime go through [`UplinkConfig`] and know no kind by name; adding a kind is one line in [`KINDS`].
+//!
+//! Each `[[uplink]]` table is split in two: the keys every uplink has ([`COMMON_KEYS`], read by the
+//! generic sender) and the kind's own keys, which the kind reads with `deny_unknown_fields`, so a typo is
+//! still an error at the key.
+
+use std::any::Any;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::UplinkStats;
+use super::influxdb;
+use super::pacing::{COMMON_KEYS, CommonToml, Pacing};
+use crate::config::ConfigErrors;
+use crate::store::Shared;
+
+/// Reads a kind's own keys of one `[[uplink]]` (every key but [`COMMON_KEYS`]); `kind` is the `type`
+/// value, for errors about the table as a whole. Every error goes to `errors` with its location.
+pub type Parse = fn(
+    table: Spanned<DeValue<'_>>,
+    kind: &Spanned<String>,
+    errors: &mut ConfigErrors,
+) -> Option<Arc<dyn KindConfig>>;
+
+/// One uplink kind.
+pub struct Kind {
+    /// Its `type = "..."` value.
+    pub name: &'static str,
+    pub parse: Parse,
+}
+
+/// Every uplink kind the agent speaks.
+pub const KINDS: &[Kind] = &[
+    Kind { name: "influxdb_v2", parse: influxdb::parse_v2 },
+    Kind { name: "influxdb_v1", parse: influxdb::parse_v1 },
+];
+
+/// A kind's own settings, read from its keys: what it needs to start.
+pub trait KindConfig: DynEq + fmt::Debug + Send + Sync + 'static {
+    /// Its `type = "..."` value.
+    fn kind(&self) -> &'static str;
+    /// Where it sends, as `edge-agent check` shows it (no secrets).
+    fn peer(&self) -> String;
+    /// Starts the uplink's task, typically `sender::spawn(name, pacing, MySink::new(self), ...)`.
+    fn start(
+        &self,
+        name: &str,
+        pacing: &Pacing,
+        store: Arc<Shared>,
+        stats: Arc<UplinkStats>,
+        stop: watch::Receiver<bool>,
+    ) -> JoinHandle<()>;
+}
+
+/// Equality across kinds, so a config compares as a whole; implemented for every `PartialEq` type.
+pub trait DynEq {
+    fn as_any(&self) -> &dyn Any;
+    fn dyn_eq(&self, other: &dyn Any) -> bool;
+}
+
+impl<T: PartialEq + Any> DynEq for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn dyn_eq(&self, other: &dyn Any) -> bool {
+        other.downcast_ref::<T>() == Some(self)
+    }
+}
+
+/// One `[[uplink]]`: a peer that gets every sample, with its own position in the store.
+#[derive(Clone, Debug)]
+pub struct UplinkConfig {
+    pub name: String,
+    pub pacing: Pacing,
+    settings: Arc<dyn KindConfig>,
+}
+
+impl PartialEq for UplinkConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.pacing == other.pacing
+            && self.settings.dyn_eq((*other.settings).as_any())
+    }
+}
+
+impl UplinkConfig {
+    /// Its `type = "..."`.
+    pub fn kind(&self) -> &str {
+        self.settings.kind()
+    }
+
+    /// One line for `edge-agent check`.
+    pub fn summary(&self) -> String {
+        format!(
+            "uplink {} → {} {} · batches of {}",
+            self.name,
+            self.kind(),
+            self.settings.peer(),
+            self.pacing.batch_size
+        )
+    }
+
+    /// Starts sending `store` until `stop` turns true.
+    pub fn start(
+        &self,
+        store: Arc<Shared>,
+        stats: Arc<UplinkStats>,
+        stop: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        self.settings.start(&self.name, &self.pacing, store, stats, stop)
+    }
+}
+
+/// The whole `[[uplink]]` array, each name once: the name keys the uplink's position in the store.
+pub fn parse_section(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<UplinkConfig> {
+    let span = value.span();
+    let DeValue::Array(list) = value.into_inner() else {
+        errors.push(Some(span), "`uplink` is a list: write each entry as `[[uplink]]`");
+        return Vec::new();
+    };
+    let mut seen: Vec<Spanned<String>> = Vec::new();
+    let mut out = Vec::new();
+    for item in list {
+        let Some((common, rest)) = split(item, errors) else { continue };
+        let name = &common.name;
+        if let Some(first) = seen.iter().find(|s| s.get_ref() == name.get_ref()) {
+            let (line, _) = errors.line_col(first.span().start);
+            errors.push(
+                Some(name.span()),
+                format!(
+                    "uplink `{}` is declared twice (first at line {line}); give each uplink its own name",
+                    name.get_ref()
+                ),
+            );
+        }
+        seen.push(name.clone());
+        out.extend(uplink(common, rest, errors));
+    }
+    out
+}
+
+/// The common keys, read, and the kind's keys as a table of their own.
+fn split<'i>(
+    item: Spanned<DeValue<'i>>,
+    errors: &mut ConfigErrors,
+) -> Option<(CommonToml, Spanned<DeValue<'i>>)> {
+    let span = item.span();
+    let DeValue::Table(table) = item.into_inner() else {
+        errors.push(Some(span), "each `[[uplink]]` entry is a table of keys");
+        return None;
+    };
+    let (mut common, mut rest) = (DeTable::new(), DeTable::new());
+    for (key, value) in table {
+        let side = if COMMON_KEYS.contains(&key.get_ref().as_ref()) { &mut common } else { &mut rest };
+        side.insert(key, value);
+    }
+    let common = read::<CommonToml>(Spanned::new(span.clone(), DeValue::Table(common)), errors)?;
+    Some((common, Spanned::new(span, DeValue::Table(rest))))
+}
+
+fn uplink(common: CommonToml, rest: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Option<UplinkConfig> {
+    let pacing = common.pacing(errors);
+    let Some(kind) = KINDS.iter().find(|k| k.name == common.kind.get_ref()) else {
+        let known: Vec<String> = KINDS.iter().map(|k| format!("\"{}\"", k.name)).collect();
+        errors.push(
+            Some(common.kind.span()),
+            format!("uplink type `{}`: expected {}", common.kind.get_ref(), one_of(&known)),
+        );
+        return None;
+    };
+    let settings = (kind.parse)(rest, &common.kind, errors)?;
+    Some(UplinkConfig { name: common.name.into_inner(), pacing: pacing?, settings })
+}
+
+/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
+fn one_of(names: &[String]) -> String {
+    match names {
+        [] => "nothing".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// A table read into a kind's config struct; its errors come back located. A key the struct does not
+/// know is an error at the key, which also names the keys every uplink takes.
+pub fn read<T: DeserializeOwned>(table: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Option<T> {
+    let span: Range<usize> = table.span();
+    T::deserialize(ValueDeserializer::from(table))
+        .map_err(|e| {
+            let mut message = e.message().trim().to_owned();
+            if message.starts_with("unknown field") {
+                message.push_str(&format!("; every uplink also takes `{}`", COMMON_KEYS.join("`, `")));
+            }
+            errors.push(Some(e.span().unwrap_or(span)), message);
+        })
+        .ok()
+}
