@@ -12,10 +12,14 @@ pub mod delivery;
 pub mod influxdb;
 pub mod pacing;
 pub mod quarantine;
+pub mod readers;
 pub mod registry;
 pub mod sender;
 pub mod sink;
 pub mod stats;
+pub mod task;
+#[cfg(test)]
+mod tests;
 
 pub use pacing::Pacing;
 pub use registry::{UplinkConfig, parse_section};

@@ -23,7 +23,7 @@ pub use lines::{PointError, write_live, write_sample};
 use super::pacing::Pacing;
 use super::registry::KindConfig;
 use super::sink::{BoxFuture, Delivery, Encoded, Replay, Sink, Unencodable};
-use super::{UplinkStats, sender};
+use super::{UplinkStats, task};
 use crate::store::{Batch, Shared};
 
 /// The sink: line protocol to one historian. A line is an item, so a line the historian refuses is
@@ -111,6 +111,6 @@ impl KindConfig for InfluxTarget {
         stop: watch::Receiver<bool>,
     ) -> JoinHandle<()> {
         let sink = InfluxSink::new(self).map_err(|e| e.to_string());
-        sender::spawn(name.to_owned(), pacing.clone(), sink, store, stats, stop)
+        task::spawn(name.to_owned(), pacing.clone(), sink, store, stats, stop)
     }
 }
