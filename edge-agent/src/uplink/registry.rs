@@ -49,7 +49,7 @@ pub trait KindConfig: DynEq + fmt::Debug + Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Where it sends, as `edge-agent check` shows it (no secrets).
     fn peer(&self) -> String;
-    /// Starts the uplink's task, typically `sender::spawn(name, pacing, MySink::new(self), ...)`.
+    /// Starts the uplink's task, typically `task::spawn(name, pacing, MySink::new(self), ...)`.
     fn start(
         &self,
         name: &str,
@@ -202,4 +202,87 @@ pub fn read<T: DeserializeOwned>(table: Spanned<DeValue<'_>>, errors: &mut Confi
             errors.push(Some(e.span().unwrap_or(span)), message);
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::parse;
+
+    const V2: &str = "[[uplink]]\nname = \"vm\"\ntype = \"influxdb_v2\"\nurl = \"http://h:8086/\"\norg = \"o\"\nbucket = \"b\"\ntoken = \"t\"\n";
+
+    fn uplinks(text: &str) -> Result<Vec<super::UplinkConfig>, Vec<String>> {
+        parse(text, "t.toml", &|_| None)
+            .map(|c| c.uplinks)
+            .map_err(|e| e.lines().into_iter().map(|l| l.trim_start_matches("t.toml:").to_owned()).collect())
+    }
+
+    #[test]
+    fn a_typo_is_an_error_at_the_key_naming_both_sides_keys() {
+        for (typo, at) in [("gzp = true", "8:1"), ("batch_sise = 10", "8:1")] {
+            let errors = uplinks(&format!("{V2}{typo}\n")).unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            let key = typo.split(' ').next().unwrap();
+            assert!(
+                errors[0].starts_with(&format!("{at}: unknown field `{key}`, expected one of `url`")),
+                "{errors:?}"
+            );
+            assert!(errors[0].contains("every uplink also takes `name`, `type`, `batch_size`"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn common_keys_reach_the_sender_and_kind_keys_the_kind() {
+        let all = format!(
+            "{V2}batch_size = 10\nbatch_age = \"2s\"\nbacklog_rate = 7\nin_flight = 3\nmax_retry_wait = \"5s\"\ngzip = false\n"
+        );
+        let u = &uplinks(&all).unwrap()[0];
+        let p = &u.pacing;
+        assert_eq!(
+            (p.batch_size, p.batch_age, p.backlog_rate, p.in_flight),
+            (10, Duration::from_secs(2), 7, 3)
+        );
+        assert_eq!(p.max_retry_wait, Duration::from_secs(5));
+        assert_eq!((u.name.as_str(), u.kind()), ("vm", "influxdb_v2"));
+        assert_eq!(u.summary(), "uplink vm → influxdb_v2 http://h:8086 · batches of 10");
+        // The text sets every common key and parses: the common side reads each key it claims.
+        assert!(super::COMMON_KEYS.iter().all(|k| all.contains(&format!("\n{k} ="))));
+    }
+
+    #[test]
+    fn max_retry_wait_is_30s_unless_set_and_bounded_either_way() {
+        let default = &uplinks(V2).unwrap()[0];
+        assert_eq!(default.pacing.max_retry_wait, Duration::from_secs(30));
+        for (value, ok) in [("\"1s\"", true), ("\"10m\"", true), ("\"500ms\"", false), ("\"1h\"", false)] {
+            let got = uplinks(&format!("{V2}max_retry_wait = {value}\n"));
+            match (ok, got) {
+                (true, Ok(u)) => assert!(u[0].pacing.max_retry_wait >= Duration::from_secs(1)),
+                (false, Err(e)) => {
+                    assert!(e[0].starts_with("8:18: max_retry_wait: between \"1s\" and \"10m\""), "{e:?}")
+                }
+                (_, got) => panic!("max_retry_wait = {value}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_configs_compare_whole() {
+        let twice = format!("{V2}\n{V2}");
+        let errors = uplinks(&twice).unwrap_err();
+        assert_eq!(
+            errors,
+            ["10:8: uplink `vm` is declared twice (first at line 2); give each uplink its own name"]
+        );
+        let a = uplinks(V2).unwrap();
+        assert_eq!(a, uplinks(V2).unwrap());
+        assert_ne!(a, uplinks(&V2.replace("h:8086", "h:8087")).unwrap());
+        assert_ne!(a, uplinks(&format!("{V2}batch_size = 9\n")).unwrap());
+    }
+
+    #[test]
+    fn an_unknown_type_lists_the_kinds() {
+        let errors = uplinks(&V2.replace("influxdb_v2", "mqtt")).unwrap_err();
+        assert_eq!(errors, ["3:8: uplink type `mqtt`: expected \"influxdb_v2\" or \"influxdb_v1\""]);
+    }
 }
