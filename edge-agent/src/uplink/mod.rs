@@ -3,18 +3,19 @@
 //!
 //! - [`sink`]: the trait a kind implements (encode samples into its items, deliver a run of them).
 //! - [`registry`]: the kinds by `type`, and [`UplinkConfig`], which config, summary and runtime use.
-//! - [`sender`], [`delivery`], [`backoff`], [`quarantine`]: what every kind shares: the cursor, batching,
-//!   the in-flight window, retries, backlog pacing, halving and quarantine.
-//! - [`influxdb`]: InfluxDB v2 and v1 (and their compatibles).
+//! - [`task`] starts an uplink; what every kind then shares: the common keys ([`pacing`]), the sending
+//!   loop with its cursor, batching and in-flight window (`sender`), the backlog beside live data
+//!   (`readers`), retries, halving and quarantine (`delivery`, [`backoff`], [`quarantine`]), [`stats`].
+//! - one folder per kind, listed in [`registry::KINDS`]: [`influxdb`].
 
 pub mod backoff;
-pub mod delivery;
+mod delivery;
 pub mod influxdb;
 pub mod pacing;
 pub mod quarantine;
-pub mod readers;
+mod readers;
 pub mod registry;
-pub mod sender;
+mod sender;
 pub mod sink;
 pub mod stats;
 pub mod task;

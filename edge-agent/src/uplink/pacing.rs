@@ -51,8 +51,8 @@ pub(super) struct CommonToml {
     max_retry_wait: Option<Spanned<Span>>,
 }
 
-/// The keys [`CommonToml`] reads; a test keeps the two in step.
-pub(super) const COMMON_KEYS: &[&str] =
+/// The keys every uplink has, read by the generic side; a registry test keeps them in step with the struct.
+pub const COMMON_KEYS: &[&str] =
     &["name", "type", "batch_size", "batch_age", "backlog_rate", "in_flight", "max_retry_wait"];
 
 /// A hard upper bound: a misconfigured proxy answering "Retry-After: 86400" must not silence a gateway for
@@ -74,7 +74,7 @@ impl CommonToml {
         let longest = Span(LONGEST_RETRY_WAIT);
         let pacing = Pacing {
             batch_size: within(&self.batch_size, 1..=1_000_000, d.batch_size, errors, || {
-                "batch_size: between 1 and 1000000 samples; InfluxDB suggests 5000".into()
+                "batch_size: between 1 and 1000000 samples per write; the default, 5000, suits most peers".into()
             }),
             batch_age: self.batch_age.map_or(d.batch_age, Span::get),
             backlog_rate: within(&self.backlog_rate, 1..=u64::MAX, d.backlog_rate, errors, || {

@@ -18,7 +18,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::UplinkStats;
 use super::influxdb;
-use super::pacing::{COMMON_KEYS, CommonToml, Pacing};
+pub use super::pacing::COMMON_KEYS;
+use super::pacing::{CommonToml, Pacing};
 use crate::config::ConfigErrors;
 use crate::store::Shared;
 

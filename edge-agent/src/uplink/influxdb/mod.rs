@@ -1,7 +1,7 @@
 //! InfluxDB as an uplink kind (`influxdb_v2`, `influxdb_v1`): one line of line protocol per sample,
 //! written over HTTP to InfluxDB or anything that speaks its write API (VictoriaMetrics, Telegraf).
 //!
-//! - [`config`]: its keys of an `[[uplink]]`.
+//! - `config`: its keys of an `[[uplink]]`.
 //! - [`client`]: one batch, one HTTP request, one [`WriteOutcome`].
 //! - [`lines`]: a sample as a line-protocol point.
 
