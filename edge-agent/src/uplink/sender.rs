@@ -142,7 +142,7 @@ impl<S: Sink> Sender<S> {
                     }
                     Some(Err(e)) => {
                         if e.is_panic() {
-                            report_crash(&self.name, &self.stats, "a delivery", e);
+                            report_crash(&self.name, &self.stats, "a delivery", &e);
                         }
                         acking = false;
                         break;

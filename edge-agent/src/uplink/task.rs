@@ -30,7 +30,7 @@ pub fn spawn<S: Sink>(
         if let Err(e) = inner.await
             && e.is_panic()
         {
-            report_crash(&name, &shown, "its sender", e);
+            report_crash(&name, &shown, "its sender", &e);
         }
         drop(guard);
     })
@@ -45,15 +45,10 @@ impl Drop for AbortOnDrop {
 }
 
 /// A panic is a bug: logged once and shown on /healthz, never a silent end.
-pub(super) fn report_crash(name: &str, stats: &UplinkStats, what: &str, e: tokio::task::JoinError) {
-    let payload = e.into_panic();
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
+pub(super) fn report_crash(name: &str, stats: &UplinkStats, what: &str, e: &tokio::task::JoinError) {
+    // tokio's text carries the panic message: `task 12 panicked with message "..."`.
     let why = format!(
-        "uplink {name}: {what} crashed: {text} (a bug: please report it); it stays down until a reload, samples stay in the store"
+        "uplink {name}: {what} crashed ({e}; a bug: please report it); it stays down until a reload, samples stay in the store"
     );
     tracing::error!("{why}");
     stats.up.store(false, std::sync::atomic::Ordering::Relaxed);
