@@ -26,3 +26,4 @@ pub use pacing::Pacing;
 pub use registry::{UplinkConfig, parse_section};
 pub use sink::{Delivery, Encoded, Replay, Sink, Unencodable};
 pub use stats::UplinkStats;
+pub use task::UplinkContext;

@@ -20,6 +20,7 @@ use super::UplinkStats;
 use super::influxdb;
 pub use super::pacing::COMMON_KEYS;
 use super::pacing::{CommonToml, Pacing};
+use super::task::UplinkContext;
 use crate::config::ConfigErrors;
 use crate::store::Shared;
 
@@ -40,8 +41,8 @@ pub struct Kind {
 
 /// Every uplink kind the agent speaks.
 pub const KINDS: &[Kind] = &[
-    Kind { name: "influxdb_v2", parse: influxdb::parse_v2 },
-    Kind { name: "influxdb_v1", parse: influxdb::parse_v1 },
+    Kind { name: "influxdb_v2", parse: influxdb::parse },
+    Kind { name: "influxdb_v1", parse: influxdb::parse },
 ];
 
 /// A kind's own settings, read from its keys: what it needs to start.
@@ -50,15 +51,8 @@ pub trait KindConfig: DynEq + fmt::Debug + Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Where it sends, as `edge-agent check` shows it (no secrets).
     fn peer(&self) -> String;
-    /// Starts the uplink's task, typically `task::spawn(name, pacing, MySink::new(self), ...)`.
-    fn start(
-        &self,
-        name: &str,
-        pacing: &Pacing,
-        store: Arc<Shared>,
-        stats: Arc<UplinkStats>,
-        stop: watch::Receiver<bool>,
-    ) -> JoinHandle<()>;
+    /// Starts the uplink's task: `task::spawn(cx, MySink::new(self))`.
+    fn start(&self, cx: UplinkContext) -> JoinHandle<()>;
 }
 
 /// Equality across kinds, so a config compares as a whole; implemented for every `PartialEq` type.
@@ -116,7 +110,8 @@ impl UplinkConfig {
         stats: Arc<UplinkStats>,
         stop: watch::Receiver<bool>,
     ) -> JoinHandle<()> {
-        self.settings.start(&self.name, &self.pacing, store, stats, stop)
+        let pacing = self.pacing.clone();
+        self.settings.start(UplinkContext { name: self.name.clone(), pacing, store, stats, stop })
     }
 }
 

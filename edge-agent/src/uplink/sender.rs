@@ -20,20 +20,14 @@ use super::delivery::{Courier, stopping};
 use super::pacing::Pacing;
 use super::readers::{Readers, Which};
 use super::sink::{Encoded, Replay, Sink, Unencodable};
-use super::task::report_crash;
+use super::task::{UplinkContext, report_crash};
 use crate::store::{Cursor, Shared};
 
 /// Samples without a form for the peer are logged at most this often (they may come every scan).
 const UNENCODABLE_LOG_EVERY: Duration = Duration::from_secs(60);
 
-pub(super) async fn run<S: Sink>(
-    name: String,
-    pacing: Pacing,
-    sink: Result<S, String>,
-    store: Arc<Shared>,
-    stats: Arc<UplinkStats>,
-    stop: watch::Receiver<bool>,
-) {
+pub(super) async fn run<S: Sink>(cx: UplinkContext, sink: Result<S, String>) {
+    let UplinkContext { name, pacing, store, stats, stop } = cx;
     let sink = match sink {
         Ok(s) => s,
         Err(e) => {

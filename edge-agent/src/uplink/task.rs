@@ -11,19 +11,22 @@ use super::pacing::Pacing;
 use super::sink::Sink;
 use crate::store::Shared;
 
-/// Starts uplink `name` sending the store through `sink` (or, when the sink could not be built, shows why
-/// on /healthz). Runs until `stop` turns true; the cursor is saved on the way out. A panic (a bug) is
-/// logged and shown, never silent.
-pub fn spawn<S: Sink>(
-    name: String,
-    pacing: Pacing,
-    sink: Result<S, String>,
-    store: Arc<Shared>,
-    stats: Arc<UplinkStats>,
-    stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    let shown = stats.clone();
-    let inner = tokio::spawn(super::sender::run(name.clone(), pacing, sink, store, stats, stop));
+/// What an uplink is started with, whatever its kind.
+pub struct UplinkContext {
+    pub name: String,
+    pub pacing: Pacing,
+    pub store: Arc<Shared>,
+    pub stats: Arc<UplinkStats>,
+    /// Turns true when the generation stops.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Starts the uplink sending the store through `sink` (or, when the sink could not be built, shows why on
+/// /healthz). Runs until `stop` turns true; the cursor is saved on the way out. A panic (a bug) is logged
+/// and shown, never silent.
+pub fn spawn<S: Sink>(cx: UplinkContext, sink: Result<S, String>) -> JoinHandle<()> {
+    let (name, shown) = (cx.name.clone(), cx.stats.clone());
+    let inner = tokio::spawn(super::sender::run(cx, sink));
     tokio::spawn(async move {
         // Aborting this task (a stop that overran its grace) aborts the sender with it.
         let guard = AbortOnDrop(inner.abort_handle());

@@ -8,7 +8,8 @@ use protocols::{Sample, TagId, TextPool, Timestamp, Value};
 use tokio::sync::watch;
 
 use super::sink::{BoxFuture, Delivery, Encoded, Replay, Sink, Unencodable};
-use super::{Pacing, UplinkStats, task};
+use super::task::{self, UplinkContext};
+use super::{Pacing, UplinkStats};
 use crate::store::{Batch, Dictionary, Store, StoreConfig};
 
 /// Items are the samples' values. A run holding a `poisoned` value is refused, one holding `stuck` never
@@ -107,7 +108,9 @@ fn start(values: &[Option<u64>], sink: Memory, batch_size: usize, in_flight: usi
     let stats = Arc::new(UplinkStats::new("mem"));
     let (stop, rx) = watch::channel(false);
     let pacing = Pacing { batch_size, batch_age: Duration::from_millis(20), in_flight, ..Pacing::default() };
-    let task = task::spawn("mem".into(), pacing, Ok(sink.clone()), store.shared(), stats.clone(), rx);
+    let cx =
+        UplinkContext { name: "mem".into(), pacing, store: store.shared(), stats: stats.clone(), stop: rx };
+    let task = task::spawn(cx, Ok(sink.clone()));
     Running { dir, store, sink, stats, stop, task }
 }
 

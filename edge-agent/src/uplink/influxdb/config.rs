@@ -37,69 +37,17 @@ fn yes() -> bool {
     true
 }
 
-/// `type = "influxdb_v2"`: InfluxDB 2.x/3.x and compatible servers, `/api/v2/write`.
-pub fn parse_v2(
+/// `type = "influxdb_v2"` or `"influxdb_v1"`: the keys of both APIs, then those of the one named.
+pub fn parse(
     table: Spanned<DeValue<'_>>,
     kind: &Spanned<String>,
     errors: &mut ConfigErrors,
 ) -> Option<Arc<dyn KindConfig>> {
     let t = registry::read::<InfluxToml>(table, errors)?;
-    let token = match (&t.token, &t.token_file) {
-        (Some(tok), None) => Some(tok.clone()),
-        (None, Some(f)) => read_secret_file("token_file", f, errors),
-        _ => {
-            errors.push(
-                Some(kind.span()),
-                "an influxdb_v2 uplink needs `token` (e.g. \"${INFLUX_TOKEN}\") or `token_file`, one of them",
-            );
-            None
-        }
+    let api = match kind.get_ref().as_str() {
+        "influxdb_v1" => v1(&t, kind, errors),
+        _ => v2(&t, kind, errors),
     };
-    let api = match (&t.org, &t.bucket) {
-        (Some(org), Some(bucket)) => {
-            token.map(|token| InfluxApi::V2 { org: org.clone(), bucket: bucket.clone(), token })
-        }
-        _ => {
-            errors.push(Some(kind.span()), "an influxdb_v2 uplink needs `org` and `bucket`");
-            None
-        }
-    };
-    target(t, api, errors)
-}
-
-/// `type = "influxdb_v1"`: InfluxDB 1.x, `/write?db=`.
-pub fn parse_v1(
-    table: Spanned<DeValue<'_>>,
-    kind: &Spanned<String>,
-    errors: &mut ConfigErrors,
-) -> Option<Arc<dyn KindConfig>> {
-    let t = registry::read::<InfluxToml>(table, errors)?;
-    let password = match (&t.password, &t.password_file) {
-        (Some(p), None) => Some(p.clone()),
-        (None, Some(f)) => read_secret_file("password_file", f, errors),
-        (None, None) => None,
-        (Some(_), Some(f)) => {
-            errors.push(Some(f.span()), "give `password` or `password_file`, not both");
-            None
-        }
-    };
-    let api = match &t.database {
-        Some(db) => Some(InfluxApi::V1 {
-            db: db.clone(),
-            rp: t.retention_policy.clone(),
-            username: t.username.clone(),
-            password,
-        }),
-        None => {
-            errors.push(Some(kind.span()), "an influxdb_v1 uplink needs `database`");
-            None
-        }
-    };
-    target(t, api, errors)
-}
-
-/// The keys both APIs share.
-fn target(t: InfluxToml, api: Option<InfluxApi>, errors: &mut ConfigErrors) -> Option<Arc<dyn KindConfig>> {
     let url = t.url.get_ref().trim_end_matches('/').to_owned();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         errors.push(
@@ -115,4 +63,53 @@ fn target(t: InfluxToml, api: Option<InfluxApi>, errors: &mut ConfigErrors) -> O
         timeout: t.timeout.map_or(Duration::from_secs(10), Span::get),
         ca_file: t.ca_file,
     }))
+}
+
+/// InfluxDB 2.x/3.x and compatible servers, `/api/v2/write`.
+fn v2(t: &InfluxToml, kind: &Spanned<String>, errors: &mut ConfigErrors) -> Option<InfluxApi> {
+    let token = match (&t.token, &t.token_file) {
+        (Some(tok), None) => Some(tok.clone()),
+        (None, Some(f)) => read_secret_file("token_file", f, errors),
+        _ => {
+            errors.push(
+                Some(kind.span()),
+                "an influxdb_v2 uplink needs `token` (e.g. \"${INFLUX_TOKEN}\") or `token_file`, one of them",
+            );
+            None
+        }
+    };
+    match (&t.org, &t.bucket) {
+        (Some(org), Some(bucket)) => {
+            token.map(|token| InfluxApi::V2 { org: org.clone(), bucket: bucket.clone(), token })
+        }
+        _ => {
+            errors.push(Some(kind.span()), "an influxdb_v2 uplink needs `org` and `bucket`");
+            None
+        }
+    }
+}
+
+/// InfluxDB 1.x, `/write?db=`.
+fn v1(t: &InfluxToml, kind: &Spanned<String>, errors: &mut ConfigErrors) -> Option<InfluxApi> {
+    let password = match (&t.password, &t.password_file) {
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(f)) => read_secret_file("password_file", f, errors),
+        (None, None) => None,
+        (Some(_), Some(f)) => {
+            errors.push(Some(f.span()), "give `password` or `password_file`, not both");
+            None
+        }
+    };
+    match &t.database {
+        Some(db) => Some(InfluxApi::V1 {
+            db: db.clone(),
+            rp: t.retention_policy.clone(),
+            username: t.username.clone(),
+            password,
+        }),
+        None => {
+            errors.push(Some(kind.span()), "an influxdb_v1 uplink needs `database`");
+            None
+        }
+    }
 }

@@ -11,20 +11,16 @@ mod config;
 pub mod lines;
 mod retry_after;
 
-use std::sync::Arc;
-
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use client::{ClientError, InfluxApi, InfluxClient, InfluxTarget, WriteOutcome};
-pub use config::{parse_v1, parse_v2};
+pub use config::parse;
 pub use lines::{PointError, write_live, write_sample};
 
-use super::pacing::Pacing;
 use super::registry::KindConfig;
 use super::sink::{BoxFuture, Delivery, Encoded, Replay, Sink, Unencodable};
-use super::{UplinkStats, task};
-use crate::store::{Batch, Shared};
+use super::task::{self, UplinkContext};
+use crate::store::Batch;
 
 /// The sink: line protocol to one historian. A line is an item, so a line the historian refuses is
 /// isolated and quarantined alone, and a body over its limit is split between lines.
@@ -102,15 +98,7 @@ impl KindConfig for InfluxTarget {
         self.url.clone()
     }
 
-    fn start(
-        &self,
-        name: &str,
-        pacing: &Pacing,
-        store: Arc<Shared>,
-        stats: Arc<UplinkStats>,
-        stop: watch::Receiver<bool>,
-    ) -> JoinHandle<()> {
-        let sink = InfluxSink::new(self).map_err(|e| e.to_string());
-        task::spawn(name.to_owned(), pacing.clone(), sink, store, stats, stop)
+    fn start(&self, cx: UplinkContext) -> JoinHandle<()> {
+        task::spawn(cx, InfluxSink::new(self).map_err(|e| e.to_string()))
     }
 }
