@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode, Uri};
-use edge_agent::uplink::influx::{InfluxApi, InfluxClient, InfluxTarget, WriteOutcome};
+use edge_agent::uplink::influxdb::{InfluxApi, InfluxClient, InfluxTarget, WriteOutcome};
 use historians::{InfluxDb1, Pki, VictoriaMetrics, repeated};
 use protocols::line_protocol::{FieldValue, Point, write_point};
 

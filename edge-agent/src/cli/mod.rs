@@ -189,7 +189,7 @@ pub async fn test(config: Config, timeout: Duration, out: &mut impl std::io::Wri
     let mut lines = String::new();
     let dict = crate::export::dictionary(&generation.config);
     for s in &acquired {
-        if let Err(e) = crate::export::write_live(&mut lines, &dict, &generation.texts, s) {
+        if let Err(e) = crate::uplink::influxdb::write_live(&mut lines, &dict, &generation.texts, s) {
             let name = generation.config.tags.info[s.tag.0 as usize].name.as_str();
             eprintln!("tag {name}: not printable as line protocol: {e}");
         }

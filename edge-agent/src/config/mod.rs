@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use drivers::registry::{DRIVERS, driver_kind};
-use drivers::sections::{items, section};
+use drivers::sections::section;
 use drivers::{LinkConfig, WritableSpec};
 use protocols::TagRegistry;
 use serde::Deserialize;
@@ -22,7 +22,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 pub use drivers::diag::{ConfigErrors, Diagnostic};
-pub use outputs::{HistorianApi, UplinkConfig};
+
+pub use crate::uplink::UplinkConfig;
 
 use crate::engine::EngineConfig;
 use crate::engine::registry::{ENGINES, engine_kind};
@@ -183,10 +184,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 store =
                     section::<outputs::StoreToml>(value, &mut errors).map(|t| outputs::store(t, &mut errors))
             }
-            "uplink" => {
-                let read = items::<outputs::UplinkToml>("uplink", value, &mut errors);
-                uplinks = outputs::uplinks(read, &mut errors);
-            }
+            "uplink" => uplinks = crate::uplink::parse_section(value, &mut errors),
             _ => {
                 if let Some(kind) = driver_kind(name) {
                     let before = errors.len();

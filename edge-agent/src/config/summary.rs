@@ -28,11 +28,7 @@ impl Config {
             let _ = writeln!(s, "uplinks: none (samples stay in the store, oldest dropped at max_bytes)");
         }
         for u in &self.uplinks {
-            let kind = match u.api {
-                super::HistorianApi::V2 { .. } => "influxdb_v2",
-                super::HistorianApi::V1 { .. } => "influxdb_v1",
-            };
-            let _ = writeln!(s, "uplink {} → {kind} {} · batches of {}", u.name, u.url, u.batch_size);
+            let _ = writeln!(s, "{}", u.summary());
         }
         let devices: usize = self.links.iter().map(|l| l.devices().len()).sum();
         let _ = writeln!(s, "devices: {devices} on {} links", self.links.len());

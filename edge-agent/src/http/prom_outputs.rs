@@ -1,9 +1,11 @@
 //! /metrics for the durable store and the uplinks.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::metrics::Exposition;
 use crate::runtime::Generation;
+use crate::uplink::UplinkStats;
 
 pub fn render(g: &Generation, e: &mut Exposition) {
     if let Some(store) = &g.store {
@@ -64,33 +66,54 @@ pub fn render(g: &Generation, e: &mut Exposition) {
             c.unsynced_samples.load(Relaxed),
         );
     }
-    type Get = fn(&crate::uplink::UplinkStats) -> f64;
-    let families: [(&str, &str, &str, Get); 9] = [
+    let head = g.store.as_ref().map_or(0, |s| s.head());
+    uplinks(&g.uplinks, head, e);
+}
+
+/// Each uplink's families, with the store at `head`.
+fn uplinks(uplinks: &[Arc<UplinkStats>], head: u64, e: &mut Exposition) {
+    type Get = fn(&UplinkStats) -> f64;
+    let families: [(&str, &str, &str, Get); 11] = [
         (
             "edge_uplink_acked_seq",
             "gauge",
             "Every sample before this sequence number is acknowledged.",
             |u| u.acked.load(Relaxed) as f64,
         ),
-        ("edge_uplink_up", "gauge", "1 if the historian took the last write.", |u| {
+        ("edge_uplink_up", "gauge", "1 if the peer took the last write.", |u| {
             u.up.load(Relaxed) as u8 as f64
         }),
-        ("edge_uplink_sent_samples_total", "counter", "Samples the historian acknowledged.", |u| {
-            u.sent_samples.load(Relaxed) as f64
-        }),
+        (
+            "edge_uplink_sent_samples_total",
+            "counter",
+            "Samples the peer acknowledged (not those refused or unencodable).",
+            |u| u.sent_samples.load(Relaxed) as f64,
+        ),
+        (
+            "edge_uplink_refused_samples_total",
+            "counter",
+            "Samples the peer refused as malformed, kept in quarantine/ instead of resent.",
+            |u| u.refused_samples.load(Relaxed) as f64,
+        ),
+        (
+            "edge_uplink_unencodable_samples_total",
+            "counter",
+            "Samples with no form for the peer (e.g. a NaN float of good quality), not sent.",
+            |u| u.unencodable_samples.load(Relaxed) as f64,
+        ),
         (
             "edge_uplink_writes_failed_total",
             "counter",
             "Writes that will be retried (historian down, 5xx, 429, timeouts).",
             |u| u.writes_failed.load(Relaxed) as f64,
         ),
-        ("edge_uplink_writes_rejected_total", "counter", "Writes the historian refused as malformed.", |u| {
+        ("edge_uplink_writes_rejected_total", "counter", "Writes the peer refused as malformed.", |u| {
             u.writes_rejected.load(Relaxed) as f64
         }),
         (
             "edge_uplink_quarantined_lines_total",
             "counter",
-            "Lines kept in quarantine/ instead of resent.",
+            "Items (lines, messages, frames) kept in quarantine/ instead of resent.",
             |u| u.quarantined_lines.load(Relaxed) as f64,
         ),
         (
@@ -108,21 +131,49 @@ pub fn render(g: &Generation, e: &mut Exposition) {
     ];
     for (name, kind, help, get) in families {
         e.family(name, kind, help);
-        for u in &g.uplinks {
+        for u in uplinks {
             e.sample(name, &[("uplink", &u.name)], get(u));
         }
     }
-    let head = g.store.as_ref().map_or(0, |s| s.head());
     e.family(
         "edge_uplink_backlog_samples",
         "gauge",
         "Samples in the store not yet acknowledged by this uplink.",
     );
-    for u in &g.uplinks {
+    for u in uplinks {
         e.sample("edge_uplink_backlog_samples", &[("uplink", &u.name)], u.backlog(head) as f64);
     }
-    e.family("edge_uplink_write_duration_seconds", "histogram", "Time for one write to the historian.");
-    for u in &g.uplinks {
+    e.family("edge_uplink_write_duration_seconds", "histogram", "Time for one write to the peer.");
+    for u in uplinks {
         e.histogram("edge_uplink_write_duration_seconds", &[("uplink", &u.name)], &u.write_latency);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_refused_and_unencodable_samples_are_shown_apart_per_uplink() {
+        let vm = Arc::new(UplinkStats::new("vm"));
+        vm.sent_samples.store(9_990, Relaxed);
+        vm.refused_samples.store(7, Relaxed);
+        vm.unencodable_samples.store(3, Relaxed);
+        vm.acked.store(10_000, Relaxed);
+        let other = Arc::new(UplinkStats::new("锅炉房"));
+        let mut e = Exposition::new();
+        uplinks(&[vm, other], 10_500, &mut e);
+        let text = e.finish();
+        for line in [
+            r#"edge_uplink_sent_samples_total{uplink="vm"} 9990"#,
+            r#"edge_uplink_refused_samples_total{uplink="vm"} 7"#,
+            r#"edge_uplink_unencodable_samples_total{uplink="vm"} 3"#,
+            r#"edge_uplink_backlog_samples{uplink="vm"} 500"#,
+            r#"edge_uplink_refused_samples_total{uplink="锅炉房"} 0"#,
+            "# TYPE edge_uplink_refused_samples_total counter",
+            "# TYPE edge_uplink_unencodable_samples_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");
+        }
     }
 }

@@ -151,25 +151,14 @@ impl Running {
             let (cfg, stop) = (cfg.clone(), uplinks_stop.clone());
             let start = {
                 let stats = stats.clone();
-                move || crate::uplink::sender::run(cfg.clone(), shared.clone(), stats.clone(), stop.clone())
+                move || supervise::join(cfg.start(shared.clone(), stats.clone(), stop.clone()))
             };
             let stopping = {
                 let stop = uplinks_stop.clone();
                 move || *stop.borrow()
             };
             let on_failure = move |why: &str| stats.mark_down(why);
-            uplinks.push(supervise(
-                component,
-                move || {
-                    let f = start();
-                    async move {
-                        f.await;
-                        Ok(())
-                    }
-                },
-                stopping,
-                on_failure,
-            ));
+            uplinks.push(supervise(component, start, stopping, on_failure));
         }
 
         let (stop_drivers, shutdown) = Shutdown::new();
@@ -222,10 +211,10 @@ impl Running {
     }
 
     /// Stops acquisition, lets every reader drain the ring, and waits at most `grace` in all.
-    pub async fn stop(self, grace: Duration) {
+    pub async fn stop(mut self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         let _ = self.stop_drivers.send(true);
-        for (name, task) in self.drivers {
+        for (name, task) in std::mem::take(&mut self.drivers) {
             let abort = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 tracing::warn!(link = %name, "link did not stop in time; aborted");
@@ -235,7 +224,7 @@ impl Running {
         // Lossless engines take what the store holds and save their state while the ring still takes
         // what they derive.
         let _ = self.stop_engines.send(true);
-        if let Some(task) = self.lossless {
+        if let Some(task) = self.lossless.take() {
             let abort = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 tracing::warn!(
@@ -246,7 +235,7 @@ impl Running {
         }
         // No writer is left: closing lets readers take what remains and then end.
         self.generation.ring.close();
-        for task in self.readers {
+        for task in std::mem::take(&mut self.readers) {
             let abort = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 tracing::warn!("a ring reader did not drain in time; aborted");
@@ -255,7 +244,7 @@ impl Running {
         }
         // Uplinks save their position; what they had not sent is resent by the next generation or start.
         let _ = self.stop_uplinks.send(true);
-        for task in self.uplinks {
+        for task in std::mem::take(&mut self.uplinks) {
             let abort = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 tracing::warn!(
@@ -264,6 +253,17 @@ impl Running {
                 abort.abort();
             }
         }
+    }
+}
+
+/// A generation dropped without [`Running::stop`] (a test that failed midway, a bug) must not leave the
+/// store thread waiting for a ring that never closes: everything is told to stop.
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop_drivers.send(true);
+        let _ = self.stop_engines.send(true);
+        self.generation.ring.close();
+        let _ = self.stop_uplinks.send(true);
     }
 }
 

@@ -71,6 +71,17 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Awaits a task started elsewhere as one incarnation: its panic becomes the reason, and dropping this
+/// future (the supervisor aborted) aborts the task.
+pub async fn join(task: JoinHandle<Result<(), String>>) -> Result<(), String> {
+    let _guard = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(outcome) => outcome,
+        Err(e) if e.is_panic() => Err(format!("it crashed: {}", panic_text(&*e.into_panic()))),
+        Err(_) => Err("it was cancelled".to_owned()),
+    }
+}
+
 /// Runs `start()` as a task, and again after each failure, until it ends while `stopping()` holds.
 /// `on_failure` runs with the reason each time it fails (a driver marks its devices down there).
 pub fn supervise<F, Fut>(

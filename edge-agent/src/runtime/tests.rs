@@ -142,6 +142,63 @@ mod supervision {
         fn on_tick(&mut self, _: Timestamp, _: &mut Emitter) {}
     }
 
+    /// An uplink whose first task panics at once; later ones deliver into memory.
+    #[derive(Debug)]
+    struct Crashy {
+        starts: Arc<AtomicU32>,
+        delivered: Arc<AtomicU32>,
+    }
+
+    impl PartialEq for Crashy {
+        fn eq(&self, other: &Self) -> bool {
+            Arc::ptr_eq(&self.starts, &other.starts)
+        }
+    }
+
+    struct Counting(Arc<AtomicU32>);
+
+    impl crate::uplink::Sink for Counting {
+        type Item = ();
+        const QUARANTINE_EXT: &'static str = "txt";
+        fn encode(
+            &self,
+            batch: &crate::store::Batch,
+            _: crate::uplink::Replay,
+            out: &mut Vec<crate::uplink::Encoded<()>>,
+        ) -> crate::uplink::Unencodable {
+            out.extend(batch.samples.iter().map(|_| crate::uplink::Encoded { item: (), samples: 1 }));
+            crate::uplink::Unencodable::default()
+        }
+        fn deliver<'a>(
+            &'a self,
+            items: &'a [crate::uplink::Encoded<()>],
+        ) -> BoxFuture<'a, crate::uplink::Delivery> {
+            self.0.fetch_add(items.len() as u32, Relaxed);
+            Box::pin(std::future::ready(crate::uplink::Delivery::Acknowledged))
+        }
+        fn describe(&self, _: &()) -> String {
+            String::new()
+        }
+        fn peer(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    impl crate::uplink::registry::KindConfig for Crashy {
+        fn kind(&self) -> &'static str {
+            "crashy"
+        }
+        fn peer(&self) -> String {
+            "memory".into()
+        }
+        fn start(&self, cx: crate::uplink::UplinkContext) -> JoinHandle<Result<(), String>> {
+            if self.starts.fetch_add(1, Relaxed) == 0 {
+                return tokio::spawn(async { panic!("encoder table out of bounds") });
+            }
+            crate::uplink::task::spawn(cx, Ok(Counting(self.delivered.clone())))
+        }
+    }
+
     fn component<'a>(g: &'a Generation, kind: &str, name: &str) -> &'a Arc<Component> {
         g.components
             .iter()
@@ -157,10 +214,10 @@ mod supervision {
         }
     }
 
-    /// A panic is injected into a driver and into each engine host: each is logged, counted and shown
+    /// A panic is injected into a driver, each engine host and an uplink: each is logged, counted and shown
     /// down with the reason while every other part keeps running, then restarted, and data flows again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_panicking_driver_or_engine_host_is_shown_down_restarted_and_flows_again() {
+    async fn a_panicking_driver_engine_host_or_uplink_is_shown_down_restarted_and_flows_again() {
         let dir = tempfile::tempdir().unwrap();
         let text = "[[sim.device]]\nname = \"steady\"\nscan = \"20ms\"\ntags = [{ name = \"steady.c\", shape = \"counter\" }]\n";
         let mut config = crate::config::parse(text, "t.toml", &|_| None).unwrap();
@@ -189,6 +246,13 @@ mod supervision {
                 seen: n,
             }));
         }
+        let delivered = Arc::new(AtomicU32::new(0));
+        let crashy = Crashy { starts: Arc::new(AtomicU32::new(0)), delivered: delivered.clone() };
+        config.uplinks.push(crate::uplink::UplinkConfig::new(
+            "crashy".into(),
+            crate::uplink::Pacing { batch_age: Duration::from_millis(50), ..Default::default() },
+            Arc::new(crashy),
+        ));
         let store_cfg = StoreConfig { sync: SyncPolicy::Never, ..StoreConfig::default() };
         let store = Store::open(&dir.path().join("store"), &store_cfg).unwrap();
         let persist = Persist::start(store, tokio::runtime::Handle::current()).unwrap();
@@ -226,6 +290,15 @@ mod supervision {
             .await;
             assert!(c.is_up());
         }
+        let uplink = component(&g, "uplink", "crashy").clone();
+        until("the uplink delivers after its restart", Duration::from_secs(10), || {
+            uplink.restarts.load(Relaxed) == 1 && delivered.load(Relaxed) > 10
+        })
+        .await;
+        let why = uplink.last_error().unwrap();
+        assert!(why.contains("uplink crashy: it crashed: encoder table out of bounds"), "{why}");
+        assert!(uplink.is_up() && g.uplinks[0].up.load(Relaxed), "up again once it delivers");
+
         running.stop(Duration::from_secs(5)).await;
         let _ = tokio::task::spawn_blocking(move || persist.stop()).await;
     }

@@ -5,10 +5,6 @@
 
 use std::time::Duration;
 
-/// The longest a server's Retry-After may hold the uplink back: a misconfigured proxy answering
-/// "Retry-After: 86400" must not silence a gateway for a day.
-pub const MAX_SERVER_HINT: Duration = Duration::from_secs(10 * 60);
-
 #[derive(Debug, Clone)]
 pub struct Backoff {
     initial: Duration,
@@ -33,11 +29,12 @@ impl Backoff {
         Duration::new(secs, (nanos % 1_000_000_000) as u32).min(ceiling)
     }
 
-    /// The server said when to come back (Retry-After): that wins over the computed delay, within
-    /// [`MAX_SERVER_HINT`]. It still counts as a failure, so a later attempt without a hint backs off further.
+    /// The server said when to come back (Retry-After): that wins over the computed delay, up to the same
+    /// `max` (a proxy answering "Retry-After: 86400" must not silence a gateway for a day). It still counts
+    /// as a failure, so a later attempt without a hint backs off further.
     pub fn after_server_hint(&mut self, hint: Duration) -> Duration {
         self.advance();
-        hint.min(MAX_SERVER_HINT)
+        hint.min(self.max)
     }
 
     /// After a success: the next failure starts again from `initial`.
@@ -104,12 +101,17 @@ mod tests {
     }
 
     #[test]
-    fn server_hint_overrides_within_the_cap_and_counts_as_a_failure() {
+    fn server_hint_overrides_within_max_and_counts_as_a_failure() {
         let mut b = Backoff::new(S, 60 * S);
         assert_eq!(b.after_server_hint(7 * S), 7 * S);
         assert_eq!(b.after_server_hint(Duration::ZERO), Duration::ZERO);
-        assert_eq!(b.after_server_hint(24 * 3600 * S), MAX_SERVER_HINT);
+        assert_eq!(b.after_server_hint(24 * 3600 * S), 60 * S);
         assert_eq!(b.next_delay(u64::MAX), 8 * S);
+        // One maximum for both: computed delays and hints never exceed it.
+        for _ in 0..20 {
+            assert!(b.next_delay(u64::MAX) <= 60 * S);
+            assert!(b.after_server_hint(Duration::MAX) <= 60 * S);
+        }
     }
 
     #[test]

@@ -1,50 +1,62 @@
-//! One batch's way to the historian: resent until the server takes it, halved when it calls lines
-//! malformed (or the body too large) so the good lines still arrive, the bad ones quarantined. Several
-//! batches may be on their way at once; the sender acknowledges them in order.
+//! One batch's way to the peer: resent until the peer takes it, halved when the peer refuses items (or
+//! the write is too large) so the good items still arrive and the refused ones are quarantined. Halving
+//! cuts the list of items, never an item. Several batches may be on their way at once; the sender
+//! acknowledges them in order.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::UplinkStats;
 use super::backoff::Backoff;
-use super::influx::{InfluxClient, WriteOutcome};
-use super::quarantine;
+use super::sink::{Delivery, Encoded, Sink};
+use super::{UplinkStats, quarantine};
 
-/// Retries never wait longer than this, so a historian that comes back is noticed within it.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+/// The first retry comes this soon; later ones back off up to `max_retry_wait`.
+const FIRST_RETRY: Duration = Duration::from_millis(200);
 
 /// What every batch of one uplink shares.
-pub struct Delivery {
+pub struct Courier<S: Sink> {
     pub name: String,
-    pub client: InfluxClient,
+    pub sink: S,
     pub stats: Arc<UplinkStats>,
     pub store_dir: std::path::PathBuf,
+    pub max_retry_wait: Duration,
 }
 
-impl Delivery {
-    /// Sends `body` until every line is taken or quarantined. False if told to stop first.
-    pub async fn send(self: Arc<Self>, body: String, mut stop: watch::Receiver<bool>) -> bool {
-        let mut backoff = Backoff::new(Duration::from_millis(200), MAX_RETRY_WAIT);
+impl<S: Sink> Courier<S> {
+    /// Sends `items` until each is acknowledged or quarantined. False if told to stop first.
+    pub async fn send(
+        self: Arc<Self>,
+        items: Vec<Encoded<S::Item>>,
+        mut stop: watch::Receiver<bool>,
+    ) -> bool {
+        let mut backoff = Backoff::new(FIRST_RETRY, self.max_retry_wait);
         let mut seed = seed();
-        let mut parts = vec![body];
-        while let Some(body) = parts.pop() {
+        // Runs of `items` still to deliver, the next on top.
+        let mut parts: Vec<Range<usize>> = Vec::new();
+        parts.push(0..items.len());
+        while let Some(part) = parts.pop() {
+            let run = &items[part.clone()];
+            if run.is_empty() {
+                continue;
+            }
             loop {
-                if *stop.borrow() {
+                if stopping(&stop) {
                     return false;
                 }
                 let t = Instant::now();
-                let outcome = self.client.write(body.as_bytes()).await;
+                let answer = self.sink.deliver(run).await;
                 self.stats.write_latency.observe(t.elapsed());
-                match outcome {
-                    WriteOutcome::Accepted => {
+                match answer {
+                    Delivery::Acknowledged => {
                         backoff.reset();
-                        self.accepted();
+                        self.acknowledged(run);
                         break;
                     }
-                    WriteOutcome::Retry { reason, after } => {
+                    Delivery::Retry { reason, after } => {
                         self.failed(&reason);
                         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                         let delay = match after {
@@ -56,21 +68,19 @@ impl Delivery {
                             _ = stop.changed() => {}
                         }
                     }
-                    WriteOutcome::Rejected { .. } | WriteOutcome::TooLarge { .. }
-                        if body.lines().nth(1).is_some() =>
-                    {
-                        // Halve until the bad lines are alone: the good ones still reach the historian.
-                        let (a, b) = halves(&body);
-                        parts.push(b);
-                        parts.push(a);
+                    Delivery::Refused { .. } | Delivery::TooLarge { .. } if run.len() > 1 => {
+                        // Halve until the bad items are alone: the good ones still reach the peer, in order.
+                        let mid = part.start + run.len() / 2;
+                        parts.push(mid..part.end);
+                        parts.push(part.start..mid);
                         break;
                     }
-                    WriteOutcome::Rejected { status, message } => {
-                        self.quarantine(&body, &format!("{status}: {message}"));
+                    Delivery::Refused { reason } => {
+                        self.quarantine(run, "refused it as malformed", &reason);
                         break;
                     }
-                    WriteOutcome::TooLarge { message } => {
-                        self.quarantine(&body, &format!("413: {message}"));
+                    Delivery::TooLarge { reason } => {
+                        self.quarantine(run, "refused it as too large, even alone", &reason);
                         break;
                     }
                 }
@@ -79,18 +89,18 @@ impl Delivery {
         true
     }
 
-    fn accepted(&self) {
+    fn acknowledged(&self, run: &[Encoded<S::Item>]) {
         self.stats.writes_accepted.fetch_add(1, Relaxed);
+        self.stats.sent_samples.fetch_add(samples(run), Relaxed);
         if !self.stats.up.swap(true, Relaxed) {
             match self.stats.down_since.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 Some(since) => tracing::info!(
                     uplink = %self.name,
-                    "uplink: the historian takes writes again after {:.0?}",
+                    "uplink: {} takes writes again after {:.0?}",
+                    self.sink.peer(),
                     since.elapsed()
                 ),
-                None => {
-                    tracing::info!(uplink = %self.name, url = %self.client.write_url(), "uplink: connected")
-                }
+                None => tracing::info!(uplink = %self.name, url = %self.sink.peer(), "uplink: connected"),
             }
             self.stats.set_error(None);
         }
@@ -105,52 +115,44 @@ impl Delivery {
             since.get_or_insert_with(Instant::now);
             tracing::warn!(
                 uplink = %self.name,
-                "uplink: {reason}; samples stay in the store and are sent when the historian takes them"
+                "uplink: {reason}; samples stay in the store and are sent when the peer takes them"
             );
         }
         drop(since);
         self.stats.set_error(Some(reason.to_owned()));
     }
 
-    fn quarantine(&self, body: &str, why: &str) {
-        let lines = body.lines().count() as u64;
+    fn quarantine(&self, run: &[Encoded<S::Item>], what: &str, reason: &str) {
+        let (items, samples) = (run.len(), samples(run));
         self.stats.writes_rejected.fetch_add(1, Relaxed);
-        self.stats.quarantined_lines.fetch_add(lines, Relaxed);
-        match quarantine::save(&self.store_dir, &self.name, body, why) {
+        self.stats.quarantined_lines.fetch_add(items as u64, Relaxed);
+        self.stats.refused_samples.fetch_add(samples, Relaxed);
+        let text: Vec<String> = run.iter().map(|e| self.sink.describe(&e.item)).collect();
+        let peer = self.sink.peer();
+        match quarantine::save(&self.store_dir, &self.name, S::QUARANTINE_EXT, &text, reason) {
             Ok(path) => tracing::error!(
                 uplink = %self.name,
-                "uplink: the historian refused {lines} line(s) as malformed ({why}); kept in {} instead of resending",
+                "uplink: {peer} {what} ({reason}): {items} item(s), {samples} sample(s) kept in {} instead of resending",
                 path.display()
             ),
             Err(e) => tracing::error!(
                 uplink = %self.name,
-                "uplink: the historian refused {lines} line(s) as malformed ({why}), and they cannot be kept: {e}"
+                "uplink: {peer} {what} ({reason}): {items} item(s), {samples} sample(s) cannot be kept in {}: {e}",
+                self.store_dir.join("quarantine").display()
             ),
         }
     }
 }
 
-/// Splits a body of several lines at the line nearest its middle.
-fn halves(body: &str) -> (String, String) {
-    let mid = body.len() / 2;
-    let cut = body[..mid].rfind('\n').map(|i| i + 1).or_else(|| body[mid..].find('\n').map(|i| mid + i + 1));
-    let cut = cut.filter(|&c| c < body.len()).unwrap_or(body.len());
-    (body[..cut].to_owned(), body[cut..].to_owned())
+fn samples<I>(run: &[Encoded<I>]) -> u64 {
+    run.iter().map(|e| u64::from(e.samples)).sum()
+}
+
+/// Told to stop, or nobody is left who could tell it (the generation is gone).
+pub(super) fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
 }
 
 fn seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::halves;
-
-    #[test]
-    fn halves_split_at_a_line_boundary() {
-        let (a, b) = halves("a 1\nb 2\nc 3\nd 4\n");
-        assert_eq!((a.as_str(), b.as_str()), ("a 1\nb 2\n", "c 3\nd 4\n"));
-        let (a, b) = halves("long line number one\nx\n");
-        assert_eq!((a.as_str(), b.as_str()), ("long line number one\n", "x\n"));
-    }
 }

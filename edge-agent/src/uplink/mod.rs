@@ -1,11 +1,29 @@
-//! The historian uplink: the HTTP write client, the retry pacing around it, and the task that sends the
-//! store's contents in order.
+//! Uplinks: each `[[uplink]]` sends every sample of the durable store, in order, to one peer (a
+//! historian, a broker, a platform), with its own position in the store.
+//!
+//! - [`sink`]: the trait a kind implements (encode samples into its items, deliver a run of them).
+//! - [`registry`]: the kinds by `type`, and [`UplinkConfig`], which config, summary and runtime use.
+//! - [`task`] starts an uplink; what every kind then shares: the common keys ([`pacing`]), the sending
+//!   loop with its cursor, batching and in-flight window (`sender`), the backlog beside live data
+//!   (`readers`), retries, halving and quarantine (`delivery`, [`backoff`], [`quarantine`]), [`stats`].
+//! - one folder per kind, listed in [`registry::KINDS`]: [`influxdb`].
 
 pub mod backoff;
-pub mod delivery;
-pub mod influx;
+mod delivery;
+pub mod influxdb;
+pub mod pacing;
 pub mod quarantine;
-pub mod sender;
+mod readers;
+pub mod registry;
+mod sender;
+pub mod sink;
 pub mod stats;
+pub mod task;
+#[cfg(test)]
+mod tests;
 
+pub use pacing::Pacing;
+pub use registry::{UplinkConfig, parse_section};
+pub use sink::{Delivery, Encoded, Replay, Sink, Unencodable};
 pub use stats::UplinkStats;
+pub use task::UplinkContext;

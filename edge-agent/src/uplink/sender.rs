@@ -1,13 +1,11 @@
-//! One uplink's task: reads the store from its cursor, hands batches to [`Delivery`], and advances the
-//! cursor as they are acknowledged, in order. At-least-once: a batch is resent until the server takes
-//! it, and a resent point is identical (same series, same timestamp), so the historian stores it once.
+//! One uplink's sending loop, for any [`Sink`]: reads the store from its cursor, encodes batches into the
+//! sink's items, hands them to a [`Courier`], and advances the cursor as they are acknowledged, in order.
+//! At-least-once: a batch is resent until the peer takes it, and a resent sample is identical (same
+//! series, same timestamp), so the peer stores it once.
 //!
 //! While full batches are waiting, up to `in_flight` writes are on their way at once (a historian takes
 //! concurrent writes on several cores); at live rates one write at a time, each at most `batch_age` old.
-//!
-//! After an outage the backlog is sent oldest first beside live data: when the uplink is more than
-//! [`SPLIT_BATCHES`] batches behind, a second reader starts at the head for live data, and the backlog
-//! reader follows at `backlog_rate` until it reaches where live began. The saved cursor is the backlog's.
+//! After an outage the backlog goes oldest first beside live data, at `backlog_rate` ([`Readers`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,180 +16,143 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::UplinkStats;
-use super::delivery::Delivery;
-use super::influx::{InfluxApi, InfluxClient, InfluxTarget};
-use crate::config::{HistorianApi, UplinkConfig};
-use crate::store::reader::ReaderLosses;
-use crate::store::{Batch, Cursor, LogReader, Shared};
+use super::delivery::{Courier, stopping};
+use super::pacing::Pacing;
+use super::readers::{Readers, Which};
+use super::sink::{Encoded, Replay, Sink, Unencodable};
+use super::task::{UplinkContext, report_crash};
+use crate::store::{Cursor, Shared};
 
-/// Behind by more than this many batches, live data gets its own reader.
-const SPLIT_BATCHES: u64 = 10;
+/// Samples without a form for the peer are logged at most this often (they may come every scan).
+const UNENCODABLE_LOG_EVERY: Duration = Duration::from_secs(60);
 
-fn target(cfg: &UplinkConfig) -> InfluxTarget {
-    let api = match &cfg.api {
-        HistorianApi::V2 { org, bucket, token } => {
-            InfluxApi::V2 { org: org.clone(), bucket: bucket.clone(), token: token.clone() }
+/// Sends until `stop`; `Err` says why the uplink could not go on (its supervisor restarts it).
+pub(super) async fn run<S: Sink>(cx: UplinkContext, sink: Result<S, String>) -> Result<(), String> {
+    let UplinkContext { name, pacing, store, stats, stop } = cx;
+    let sink = match sink {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!("uplink {name}: {e}; samples stay in the store until the config is fixed");
+            stats.set_error(Some(why.clone()));
+            return Err(why);
         }
-        HistorianApi::V1 { database, retention_policy, username, password } => InfluxApi::V1 {
-            db: database.clone(),
-            rp: retention_policy.clone(),
-            username: username.clone(),
-            password: password.clone(),
-        },
     };
-    InfluxTarget {
-        url: cfg.url.clone(),
-        api,
-        gzip: cfg.gzip,
-        timeout: cfg.timeout,
-        ca_file: cfg.ca_file.clone(),
-    }
-}
-
-/// Runs until `stop` turns true; the cursor is saved on the way out.
-pub async fn run(
-    cfg: UplinkConfig,
-    store: Arc<Shared>,
-    stats: Arc<UplinkStats>,
-    stop: watch::Receiver<bool>,
-) {
-    let client = match InfluxClient::new(&target(&cfg)) {
+    let cursor = match Cursor::register(&store, &name) {
         Ok(c) => c,
         Err(e) => {
             let why =
-                format!("uplink {}: {e}; samples stay in the store until the config is fixed", cfg.name);
-            tracing::error!("{why}");
-            stats.set_error(Some(why));
-            return;
-        }
-    };
-    let cursor = match Cursor::register(&store, &cfg.name) {
-        Ok(c) => c,
-        Err(e) => {
-            let why = format!(
-                "uplink {}: cannot read or save its position in {}: {e}",
-                cfg.name,
-                store.dir().display()
-            );
-            tracing::error!("{why}");
-            stats.set_error(Some(why));
-            return;
+                format!("uplink {name}: cannot read or save its position in {}: {e}", store.dir().display());
+            stats.set_error(Some(why.clone()));
+            return Err(why);
         }
     };
     stats.acked.store(cursor.position(), Relaxed);
-    let delivery = Arc::new(Delivery {
-        name: cfg.name.clone(),
-        client,
+    let courier = Arc::new(Courier {
+        name: name.clone(),
+        sink,
         stats: stats.clone(),
         store_dir: store.dir().to_owned(),
+        max_retry_wait: pacing.max_retry_wait,
     });
     let mut sender = Sender {
-        backlog: LogReader::new(store.clone(), cursor.position()),
-        live: None,
-        retired: ReaderLosses::default(),
+        readers: Readers::new(store.clone(), cursor.position()),
         cursor,
         store,
-        delivery,
+        courier,
         stats,
         stop,
         in_flight: VecDeque::new(),
         tokens: 0.0,
         refilled: Instant::now(),
-        cfg,
+        unencodable_logged: None,
+        name,
+        pacing,
     };
-    sender.run().await;
+    sender.run().await
 }
 
-struct Sender {
-    cfg: UplinkConfig,
+struct Sender<S: Sink> {
+    name: String,
+    pacing: Pacing,
     store: Arc<Shared>,
-    delivery: Arc<Delivery>,
+    courier: Arc<Courier<S>>,
     stats: Arc<UplinkStats>,
     cursor: Cursor,
-    /// Reads from the cursor; after an outage, up to where `live` began.
-    backlog: LogReader,
-    /// Live data during catch-up: the reader and the sequence number it started at.
-    live: Option<(LogReader, u64)>,
-    /// Losses of readers no longer in use.
-    retired: ReaderLosses,
+    readers: Readers,
     stop: watch::Receiver<bool>,
     /// Writes on their way, oldest first, with the cursor position each acknowledges (backlog only).
     in_flight: VecDeque<InFlight>,
     /// Backlog samples that may be sent now (token bucket at `backlog_rate`).
     tokens: f64,
     refilled: Instant,
+    /// When samples without a form for the peer were last logged.
+    unencodable_logged: Option<Instant>,
 }
 
-/// A write on its way: its task, the cursor position it acknowledges (backlog batches only), and how
-/// many samples it carries.
+/// A write on its way: its task and the cursor position it acknowledges (backlog batches only).
 struct InFlight {
     task: JoinHandle<bool>,
     ack: Option<u64>,
-    samples: u64,
 }
 
-/// Lines ready to send and the sequence number after their last sample.
-struct Payload {
-    body: String,
+/// Items ready to send, the sequence number after their last sample, and how many samples were read.
+struct Payload<I> {
+    items: Vec<Encoded<I>>,
     end_seq: u64,
     samples: u64,
 }
 
-#[derive(Clone, Copy)]
-enum Reader {
-    Live,
-    Backlog,
-}
-
-impl Sender {
-    async fn run(&mut self) {
-        while !*self.stop.borrow() {
+impl<S: Sink> Sender<S> {
+    async fn run(&mut self) -> Result<(), String> {
+        // False once a batch was not delivered: no later batch may move the cursor past it.
+        let mut acking = true;
+        let mut crashed = None;
+        while !stopping(&self.stop) {
             self.maybe_split();
             let mut started = false;
-            while self.in_flight.len() < self.cfg.in_flight.max(1) {
+            while self.in_flight.len() < self.pacing.in_flight.max(1) {
                 let Some((p, ack)) = self.next_payload().await else { break };
-                let task = tokio::spawn(self.delivery.clone().send(p.body, self.stop.clone()));
-                self.in_flight.push_back(InFlight {
-                    task,
-                    ack: ack.then_some(p.end_seq),
-                    samples: p.samples,
-                });
+                let task = tokio::spawn(self.courier.clone().send(p.items, self.stop.clone()));
+                self.in_flight.push_back(InFlight { task, ack: ack.then_some(p.end_seq) });
                 started = true;
             }
             self.maybe_merge();
-            if let Some(InFlight { task, ack, samples }) = self.in_flight.pop_front() {
+            if let Some(InFlight { mut task, ack }) = self.in_flight.pop_front() {
                 let mut stop = self.stop.clone();
                 let done = tokio::select! {
-                    r = task => r.unwrap_or(false),
-                    _ = stop.changed() => false,
+                    r = &mut task => Some(r),
+                    _ = stop.changed() => None,
                 };
-                if !done {
-                    break;
-                }
-                self.stats.sent_samples.fetch_add(samples, Relaxed);
-                if let Some(end) = ack {
-                    if let Err(e) = self.cursor.advance(end, Instant::now()) {
-                        tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
+                match done {
+                    Some(Ok(true)) => self.acknowledge(ack),
+                    // Stopping: it finishes (or not) with the others below.
+                    None => {
+                        self.in_flight.push_front(InFlight { task, ack });
+                        break;
                     }
-                    self.stats.acked.store(self.cursor.position(), Relaxed);
+                    Some(Ok(false)) => {
+                        acking = false;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        if e.is_panic() {
+                            crashed = Some(report_crash(&self.name, &self.stats, "a delivery", &e));
+                        }
+                        acking = false;
+                        break;
+                    }
                 }
             } else if !started {
                 self.wait_for_data().await;
             }
         }
         // Writes already on their way finish (or fail) within the stop grace: acknowledge what the
-        // historian took, so a restart does not send it twice.
+        // peer took, in order, so a restart does not send it twice.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        let mut acking = true;
-        for w in self.in_flight.drain(..) {
+        for w in std::mem::take(&mut self.in_flight) {
             let abort = w.task.abort_handle();
             match tokio::time::timeout_at(deadline, w.task).await {
-                Ok(Ok(true)) if acking => {
-                    self.stats.sent_samples.fetch_add(w.samples, Relaxed);
-                    if let Some(end) = w.ack {
-                        let _ = self.cursor.advance(end, Instant::now());
-                    }
-                }
+                Ok(Ok(true)) if acking => self.acknowledge(w.ack),
                 _ => {
                     acking = false;
                     abort.abort();
@@ -199,68 +160,62 @@ impl Sender {
             }
         }
         if let Err(e) = self.cursor.flush() {
-            tracing::warn!(uplink = %self.cfg.name, "cannot save the uplink's position: {e}");
+            tracing::warn!(uplink = %self.name, "cannot save the uplink's position: {e}");
+        }
+        crashed.map_or(Ok(()), Err)
+    }
+
+    /// A batch is delivered: a backlog batch moves the cursor to its end.
+    fn acknowledge(&mut self, ack: Option<u64>) {
+        if let Some(end) = ack {
+            if let Err(e) = self.cursor.advance(end, Instant::now()) {
+                tracing::warn!(uplink = %self.name, "cannot save the uplink's position: {e}");
+            }
+            self.stats.acked.store(self.cursor.position(), Relaxed);
         }
     }
 
     /// Far behind: live data gets its own reader, the backlog (now up to the head) follows at its pace.
     fn maybe_split(&mut self) {
-        let head = self.store.head();
-        let threshold = SPLIT_BATCHES * self.cfg.batch_size as u64;
-        let live_lag = self.live.as_ref().map_or(0, |(r, _)| head.saturating_sub(r.position()));
-        if head.saturating_sub(self.backlog.position()) > threshold
-            && (self.live.is_none() || live_lag > threshold)
-        {
+        let backlog = self.store.head().saturating_sub(self.readers.backlog.position());
+        if self.readers.maybe_split(self.pacing.batch_size) {
             tracing::info!(
-                uplink = %self.cfg.name,
-                backlog = head - self.backlog.position(),
+                uplink = %self.name,
+                backlog,
                 "uplink: sending the backlog beside live data, at most {} samples/s",
-                self.cfg.backlog_rate
+                self.pacing.backlog_rate
             );
-            if let Some((old, _)) = self.live.replace((LogReader::new(self.store.clone(), head), head)) {
-                self.retire(old.losses);
-            }
         }
     }
 
     /// The backlog has reached where live began: one reader again.
     fn maybe_merge(&mut self) {
-        if let Some((_, start)) = &self.live
-            && self.backlog.position() >= *start
-        {
-            let (reader, _) = self.live.take().expect("checked");
-            tracing::info!(uplink = %self.cfg.name, "uplink: backlog sent");
-            let old = std::mem::replace(&mut self.backlog, reader);
-            self.retire(old.losses);
+        if self.readers.maybe_merge() {
+            tracing::info!(uplink = %self.name, "uplink: backlog sent");
         }
-    }
-
-    fn retire(&mut self, l: ReaderLosses) {
-        self.retired.dropped += l.dropped;
-        self.retired.corrupt_records += l.corrupt_records;
-        self.retired.corrupt_samples += l.corrupt_samples;
     }
 
     /// The next batch to send: live data first, then the backlog as its rate allows. With writes already
     /// on their way, only a full batch (more waiting behind it) is worth another concurrent write.
-    async fn next_payload(&mut self) -> Option<(Payload, bool)> {
+    async fn next_payload(&mut self) -> Option<(Payload<S::Item>, bool)> {
         let busy = !self.in_flight.is_empty();
-        let batch = self.cfg.batch_size as u64;
+        let batch = self.pacing.batch_size as u64;
         let head = self.store.head();
-        if let Some((reader, _)) = &self.live
-            && (!busy || head.saturating_sub(reader.position()) >= batch)
-            && let Some(p) = self.collect(Reader::Live, u64::MAX, false).await
+        if let Some(live) = self.readers.position(Which::Live)
+            && (!busy || head.saturating_sub(live) >= batch)
+            && let Some(p) = self.collect(Which::Live, u64::MAX, false).await
         {
             return Some((p, false));
         }
-        let limit = self.live.as_ref().map_or(u64::MAX, |&(_, start)| start);
-        let ready = limit.min(head).saturating_sub(self.backlog.position());
+        let live_start = self.readers.live_start();
+        let limit = live_start.unwrap_or(u64::MAX);
+        let ready = limit.min(head).saturating_sub(self.readers.backlog.position());
         if (busy && ready < batch) || !self.backlog_allowed() {
             return None;
         }
-        let wait = self.live.is_none() && !busy;
-        let p = self.collect(Reader::Backlog, limit, wait).await?;
-        if self.live.is_some() {
+        let wait = live_start.is_none() && !busy;
+        let p = self.collect(Which::Backlog, limit, wait).await?;
+        if live_start.is_some() {
             self.tokens -= p.samples as f64;
         }
         Some((p, true))
@@ -268,20 +223,21 @@ impl Sender {
 
     /// Live data is never held back; the backlog only while the token bucket allows.
     fn backlog_allowed(&mut self) -> bool {
-        if self.live.is_none() {
+        if self.readers.live.is_none() {
             return true;
         }
         let now = Instant::now();
-        let rate = self.cfg.backlog_rate as f64;
-        let cap = (self.cfg.batch_size as f64).max(rate);
+        let rate = self.pacing.backlog_rate as f64;
+        let cap = (self.pacing.batch_size as f64).max(rate);
         self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() * rate).min(cap);
         self.refilled = now;
-        self.tokens >= self.cfg.batch_size.min(self.cfg.backlog_rate as usize) as f64
+        self.tokens >= self.pacing.batch_size.min(self.pacing.backlog_rate as usize) as f64
     }
 
     async fn wait_for_data(&mut self) {
         let appended = self.store.appended.notified();
-        let pause = if self.live.is_some() { Duration::from_millis(20) } else { Duration::from_millis(500) };
+        let pause =
+            if self.readers.live.is_some() { Duration::from_millis(20) } else { Duration::from_millis(500) };
         tokio::select! {
             _ = appended => {}
             _ = tokio::time::sleep(pause) => {}
@@ -289,53 +245,46 @@ impl Sender {
         }
     }
 
-    /// Up to one batch of lines from a reader, not past `limit`. With `wait`, a partial batch waits for
+    /// Up to one batch of items from a reader, not past `limit`. With `wait`, a partial batch waits for
     /// more until it is `batch_age` old; live data beside a backlog goes as it comes.
-    async fn collect(&mut self, which: Reader, limit: u64, wait: bool) -> Option<Payload> {
+    async fn collect(&mut self, which: Which, limit: u64, wait: bool) -> Option<Payload<S::Item>> {
         let started = Instant::now();
-        let mut p = Payload { body: String::new(), end_seq: 0, samples: 0 };
+        let replay = match which {
+            Which::Backlog if self.readers.live.is_some() => Replay::Backlog,
+            _ => Replay::Live,
+        };
+        let mut p = Payload { items: Vec::new(), end_seq: 0, samples: 0 };
         loop {
-            let reader = match which {
-                Reader::Live => &mut self.live.as_mut()?.0,
-                Reader::Backlog => &mut self.backlog,
-            };
-            let want = (self.cfg.batch_size as u64 - p.samples).min(limit.saturating_sub(reader.position()));
+            let position = self.readers.position(which)?;
+            let want = (self.pacing.batch_size as u64 - p.samples).min(limit.saturating_sub(position));
             if want == 0 {
                 break;
             }
-            let mut taken = std::mem::replace(reader, LogReader::new(self.store.clone(), 0));
-            let (back, read) = tokio::task::spawn_blocking(move || {
-                let r = taken.read(want as usize);
-                (taken, r)
-            })
-            .await
-            .expect("the store reader does not panic");
-            *reader = back;
-            self.account_losses();
-            match read {
-                Ok(Some(batch)) => {
+            match self.readers.read(which, want, &self.stats).await {
+                Some(Ok(batch)) => {
                     p.samples += batch.samples.len() as u64;
                     p.end_seq = batch.end_seq();
-                    encode(&mut p.body, &batch, &self.cfg.name);
+                    let skipped = self.courier.sink.encode(&batch, replay, &mut p.items);
+                    self.unencodable(skipped);
                 }
-                Ok(None) => {
+                None => {
                     // Caught up: send what there is once the batch is old enough, or wait for more.
                     if !wait
                         || p.samples == 0
-                        || started.elapsed() >= self.cfg.batch_age
-                        || *self.stop.borrow()
+                        || started.elapsed() >= self.pacing.batch_age
+                        || stopping(&self.stop)
                     {
                         break;
                     }
-                    let left = self.cfg.batch_age.saturating_sub(started.elapsed());
+                    let left = self.pacing.batch_age.saturating_sub(started.elapsed());
                     let appended = self.store.appended.notified();
                     tokio::select! {
                         _ = appended => {}
                         _ = tokio::time::sleep(left) => {}
                     }
                 }
-                Err(e) => {
-                    let why = format!("uplink {}: cannot read the store: {e}", self.cfg.name);
+                Some(Err(e)) => {
+                    let why = format!("uplink {}: cannot read the store: {e}", self.name);
                     tracing::error!("{why}");
                     self.stats.set_error(Some(why));
                     break;
@@ -345,24 +294,21 @@ impl Sender {
         (p.samples > 0).then_some(p)
     }
 
-    fn account_losses(&self) {
-        let live = self.live.as_ref().map(|(r, _)| r.losses).unwrap_or_default();
-        let (b, r) = (self.backlog.losses, self.retired);
-        let s = &self.stats;
-        s.dropped_samples.store(r.dropped + b.dropped + live.dropped, Relaxed);
-        s.corrupt_records.store(r.corrupt_records + b.corrupt_records + live.corrupt_records, Relaxed);
-        s.corrupt_samples.store(r.corrupt_samples + b.corrupt_samples + live.corrupt_samples, Relaxed);
-    }
-}
-
-fn encode(body: &mut String, batch: &Batch, uplink: &str) {
-    for s in &batch.samples {
-        let text = match s.value {
-            protocols::Value::Text(id) => batch.texts.get(&id.0).map(String::as_str),
-            _ => None,
-        };
-        if let Err(e) = crate::export::write_sample(body, &batch.dict, s, text) {
-            tracing::warn!(uplink, "a sample has no line-protocol form and is not sent: {e}");
+    fn unencodable(&mut self, skipped: Unencodable) {
+        if skipped.samples == 0 {
+            return;
+        }
+        self.stats.unencodable_samples.fetch_add(skipped.samples, Relaxed);
+        let now = Instant::now();
+        if self.unencodable_logged.is_none_or(|t| now.duration_since(t) >= UNENCODABLE_LOG_EVERY) {
+            self.unencodable_logged = Some(now);
+            tracing::warn!(
+                uplink = %self.name,
+                "uplink: {} sample(s) have no form for {} and are not sent ({}); counted in edge_uplink_unencodable_samples_total",
+                skipped.samples,
+                self.courier.sink.peer(),
+                skipped.first_reason.as_deref().unwrap_or("no reason given"),
+            );
         }
     }
 }

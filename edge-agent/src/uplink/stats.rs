@@ -9,11 +9,17 @@ use drivers::telemetry::LATENCY_BUCKETS;
 #[derive(Debug)]
 pub struct UplinkStats {
     pub name: String,
+    /// Samples the peer acknowledged, and only those.
     pub sent_samples: AtomicU64,
     pub writes_accepted: AtomicU64,
     pub writes_failed: AtomicU64,
     pub writes_rejected: AtomicU64,
+    /// Items (lines, messages, frames) kept in quarantine.
     pub quarantined_lines: AtomicU64,
+    /// Samples inside the quarantined items: refused by the peer, not sent again.
+    pub refused_samples: AtomicU64,
+    /// Samples without a form for the peer (a NaN float with good quality), counted and not sent.
+    pub unencodable_samples: AtomicU64,
     /// Samples the store dropped at `max_bytes` before this uplink sent them.
     pub dropped_samples: AtomicU64,
     pub corrupt_records: AtomicU64,
@@ -36,6 +42,8 @@ impl UplinkStats {
             writes_failed: AtomicU64::new(0),
             writes_rejected: AtomicU64::new(0),
             quarantined_lines: AtomicU64::new(0),
+            refused_samples: AtomicU64::new(0),
+            unencodable_samples: AtomicU64::new(0),
             dropped_samples: AtomicU64::new(0),
             corrupt_records: AtomicU64::new(0),
             corrupt_samples: AtomicU64::new(0),
