@@ -104,7 +104,7 @@ async fn send_all(cfg: &UplinkConfig, store: &Store, within: Duration) -> Arc<Up
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     stop_tx.send(true).unwrap();
-    task.await.unwrap();
+    task.await.unwrap().expect("the uplink stops cleanly");
     assert_eq!(stats.acked.load(Relaxed), store.head(), "the uplink stopped short: {:?}", stats.last_error());
     stats
 }
