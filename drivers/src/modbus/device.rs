@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use protocols::modbus::pdu::Exception;
-use protocols::modbus::plan::{Limits, Span, plan_vec};
+use protocols::modbus::plan::{Block, Limits, plan_vec};
 use protocols::modbus::{DataType, Space, TagCodec};
 use protocols::{Quality, Reason, Sample, TagId, TextPool, Timestamp, Value};
 
@@ -25,7 +25,7 @@ pub struct PlannedTag {
 #[derive(Debug, Clone)]
 pub struct Group {
     pub period: Duration,
-    pub reads: Vec<Span>,
+    pub reads: Vec<Block>,
     pub tags: Vec<PlannedTag>,
 }
 
@@ -56,7 +56,7 @@ impl DevicePlan {
     ) -> Result<DevicePlan, String> {
         let device = cfg.name.get_ref();
         let base = base_of(cfg);
-        let forbidden: Vec<Span> =
+        let forbidden: Vec<Block> =
             cfg.forbidden.iter().filter_map(|f| parse_range(f.get_ref(), base)).collect();
         let limits = Limits {
             max_registers: *cfg.max_registers.get_ref(),
@@ -83,11 +83,11 @@ impl DevicePlan {
             if members.is_empty() {
                 continue;
             }
-            let spans: Vec<Span> = members
+            let blocks: Vec<Block> = members
                 .iter()
-                .map(|(_, p)| Span::new(p.address.space, p.address.wire, p.codec.registers()))
+                .map(|(_, p)| Block::new(p.address.space, p.address.wire, p.codec.registers()))
                 .collect();
-            let (reads, served) = plan_vec(&spans, &limits);
+            let (reads, served) = plan_vec(&blocks, &limits);
             let mut tags = Vec::new();
             for ((id, p), s) in members.iter().zip(served) {
                 let s = s.map_err(|e| format!("device {device} / tag {}: cannot be read: {e:?}", p.name))?;

@@ -187,8 +187,8 @@ impl ModbusDriver {
         let mut requests = 0u64;
         let mut answered = false;
         let mut timed_out = None;
-        for (r, span) in reads.iter().enumerate() {
-            let req = Request::Read { space: span.space, start: span.start, count: span.count };
+        for (r, block) in reads.iter().enumerate() {
+            let req = Request::Read { space: block.space, start: block.start, count: block.count };
             // A unit that was already failing gets no retries: it must not hold the link.
             let tries = if backoff.until.is_some() || timed_out.is_some() { 1 } else { self.retries + 1 };
             let mut outcome = Err(LinkError::Timeout(Duration::ZERO));
@@ -209,7 +209,7 @@ impl ModbusDriver {
                     if group.decode(r, &answer, ts, &cx.texts, &mut out) > 0 {
                         stats.request_failed(
                             ErrorKind::Decode,
-                            &format!("read {span:?}: values that do not decode"),
+                            &format!("read {block:?}: values that do not decode"),
                         );
                     }
                 }
@@ -220,9 +220,9 @@ impl ModbusDriver {
                         ErrorKind::Exception,
                         &format!(
                             "{:?} {}..{}: {exception}",
-                            span.space,
-                            span.start,
-                            span.start as u32 + span.count as u32
+                            block.space,
+                            block.start,
+                            block.start as u32 + block.count as u32
                         ),
                     );
                 }
