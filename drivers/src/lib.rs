@@ -5,6 +5,7 @@
 //! instruments) all fit the one [`Driver`] trait: `run` acquires however the protocol wants and hands
 //! batches to [`Publisher::publish`], which is where the ring's back-pressure reaches the driver.
 
+pub mod backoff;
 pub mod context;
 pub mod modbus;
 pub mod sim;

@@ -3,6 +3,7 @@
 //! unit that stops answering is skipped for a growing interval, so it costs the others at most one
 //! timeout per retry of it, not one per read.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,9 @@ use tokio::time::Instant;
 use super::config::ModbusLinkConfig;
 use super::device::{DevicePlan, Failure};
 use super::transport::{Answer, Connection, LinkError};
+use crate::backoff::{Backoff, Jitter, Retry};
 use crate::context::DriverContext;
+use crate::sim::rng::Rng;
 use crate::telemetry::{DeviceStats, ErrorKind};
 use crate::write::{WriteError, WriteRequest};
 use crate::{BoxFuture, Driver, DriverError};
@@ -23,11 +26,25 @@ use crate::{BoxFuture, Driver, DriverError};
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// A unit that stopped answering: a predictable pace (no jitter), so it costs its neighbours one timeout
+/// per try and the README can say when it is tried.
+fn unit_retry() -> Retry {
+    Retry::new(Backoff::new(FIRST_BACKOFF, MAX_BACKOFF).with_jitter(Jitter::None))
+}
+
+/// A lost connection: full jitter, so the gateways of a plant do not all reconnect to a rebooted PLC (with
+/// its handful of connection slots) in the same instant.
+fn link_retry() -> Retry {
+    Retry::new(Backoff::new(FIRST_BACKOFF, MAX_BACKOFF))
+}
+
 pub struct ModbusDriver {
     name: String,
     conn: Connection,
     devices: Vec<DevicePlan>,
     retries: u32,
+    /// Draws the link's reconnect jitter.
+    rng: Rng,
 }
 
 /// One (device, poll group) and when it is due.
@@ -35,13 +52,6 @@ struct Slot {
     device: usize,
     group: usize,
     due: Instant,
-}
-
-/// A unit that did not answer: skipped until `until`.
-#[derive(Default, Clone, Copy)]
-struct Backoff {
-    until: Option<Instant>,
-    wait: Duration,
 }
 
 impl ModbusLinkConfig {
@@ -61,6 +71,7 @@ impl ModbusLinkConfig {
                 .with_serial(self.serial()),
             devices,
             retries: self.retries,
+            rng: Rng::new(RandomState::new().hash_one(self.name.get_ref())),
         }))
     }
 }
@@ -84,8 +95,8 @@ impl ModbusDriver {
                 slots.push(Slot { device: di, group: gi, due: start + g.period * k / count });
             }
         }
-        let mut backoff = vec![Backoff::default(); self.devices.len()];
-        let mut link_backoff = Backoff::default();
+        let mut units: Vec<Retry> = self.devices.iter().map(|_| unit_retry()).collect();
+        let mut link_backoff = link_retry();
         let mut shutdown = cx.shutdown.clone();
         let mut writes_open = true;
         loop {
@@ -109,9 +120,9 @@ impl ModbusDriver {
                     let now = Instant::now();
                     // While the link or the unit is backed off, its scans still happen on time, as Bad
                     // samples: the historian sees the gap tag by tag, and nobody waits on a dead line.
-                    let skipped = if link_backoff.until.is_some_and(|u| now < u) {
+                    let skipped = if link_backoff.holds(now) {
                         Some(Failure::Link)
-                    } else if backoff[di].until.is_some_and(|u| now < u) {
+                    } else if units[di].holds(now) {
                         Some(Failure::Timeout)
                     } else {
                         None
@@ -125,7 +136,7 @@ impl ModbusDriver {
                             }
                             out
                         }
-                        None => self.scan(di, gi, &stats[di], &mut backoff[di], &mut link_backoff, &cx).await,
+                        None => self.scan(di, gi, &stats[di], &mut units[di], &mut link_backoff, &cx).await,
                     };
                     tokio::select! {
                         biased;
@@ -147,15 +158,15 @@ impl ModbusDriver {
         di: usize,
         gi: usize,
         stats: &DeviceStats,
-        backoff: &mut Backoff,
-        link_backoff: &mut Backoff,
+        unit_backoff: &mut Retry,
+        link_backoff: &mut Retry,
         cx: &DriverContext,
     ) -> Vec<Sample> {
         let started = Instant::now();
         let ts = cx.clock.now();
         let mut out = Vec::new();
         if !self.conn.is_connected() {
-            let was_down = link_backoff.until.is_some();
+            let was_down = link_backoff.is_failing();
             match self.conn.connect().await {
                 Ok(()) => {
                     if was_down {
@@ -165,17 +176,17 @@ impl ModbusDriver {
                         }
                         tracing::info!(link = %self.name, "link connected again");
                     }
-                    *link_backoff = Backoff::default();
+                    link_backoff.succeeded();
                 }
                 Err(e) => {
-                    grow(link_backoff);
+                    let wait = link_backoff.failed(Instant::now(), self.rng.next_u64());
                     let group = &self.devices[di].groups[gi];
                     for r in 0..group.reads.len() {
                         group.fail(r, Failure::Link, ts, &mut out);
                     }
                     for d in &self.devices {
                         let s = cx.device(&d.name);
-                        s.scan_failed(ErrorKind::Link, &format!("{e}; retrying in {:?}", link_backoff.wait));
+                        s.scan_failed(ErrorKind::Link, &format!("{e}; retrying in {wait:?}"));
                     }
                     return out;
                 }
@@ -190,7 +201,7 @@ impl ModbusDriver {
         for (r, block) in reads.iter().enumerate() {
             let req = Request::Read { space: block.space, start: block.start, count: block.count };
             // A unit that was already failing gets no retries: it must not hold the link.
-            let tries = if backoff.until.is_some() || timed_out.is_some() { 1 } else { self.retries + 1 };
+            let tries = if unit_backoff.is_failing() || timed_out.is_some() { 1 } else { self.retries + 1 };
             let mut outcome = Err(LinkError::Timeout(Duration::ZERO));
             for _ in 0..tries {
                 let t = Instant::now();
@@ -239,11 +250,8 @@ impl ModbusDriver {
                     for rest in r..reads.len() {
                         group.fail(rest, Failure::Link, ts, &mut out);
                     }
-                    grow(link_backoff);
-                    stats.scan_failed(
-                        ErrorKind::Link,
-                        &format!("{e}; reconnecting in {:?}", link_backoff.wait),
-                    );
+                    let wait = link_backoff.failed(Instant::now(), self.rng.next_u64());
+                    stats.scan_failed(ErrorKind::Link, &format!("{e}; reconnecting in {wait:?}"));
                     return out;
                 }
             }
@@ -251,14 +259,14 @@ impl ModbusDriver {
         stats.requests_per_scan.store(requests, std::sync::atomic::Ordering::Relaxed);
         match (answered, timed_out) {
             (_, None) | (true, Some(_)) => {
-                *backoff = Backoff::default();
+                unit_backoff.succeeded();
                 stats.scan_ok(out.len(), started.elapsed());
             }
             (false, Some(t)) => {
-                grow(backoff);
+                let wait = unit_backoff.failed(Instant::now(), 0);
                 stats.scan_failed(
                     ErrorKind::Timeout,
-                    &format!("unit {unit} did not answer within {t:?}; next try in {:?}", backoff.wait),
+                    &format!("unit {unit} did not answer within {t:?}; next try in {wait:?}"),
                 );
             }
         }
@@ -337,9 +345,4 @@ impl ModbusDriver {
             Err(e) => Err(link(e)),
         }
     }
-}
-
-fn grow(b: &mut Backoff) {
-    b.wait = if b.wait.is_zero() { FIRST_BACKOFF } else { (b.wait * 2).min(MAX_BACKOFF) };
-    b.until = Some(Instant::now() + b.wait);
 }

@@ -8,7 +8,7 @@ pub mod config;
 mod device;
 mod driver;
 mod fopdt;
-mod rng;
+pub(crate) mod rng;
 mod signal;
 
 pub use config::{Shape, SimDeviceConfig, SimFaultConfig, SimTagConfig, WritableConfig};
