@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod context;
 pub mod modbus;
+pub mod schedule;
 pub mod sim;
 pub mod telemetry;
 pub mod units;

@@ -90,6 +90,8 @@ pub struct DeviceStats {
     pub name: String,
     pub samples: AtomicU64,
     pub scans: AtomicU64,
+    /// Scans that fell due but never ran because an earlier one started more than a period late.
+    pub scans_skipped: AtomicU64,
     pub scan_latency: Histogram,
     /// Requests sent (polled protocols), their round trips, and how many one scan takes.
     pub requests: AtomicU64,
@@ -101,6 +103,7 @@ pub struct DeviceStats {
     up: AtomicBool,
     last_error: Mutex<Option<String>>,
     last_warned: Mutex<Option<Instant>>,
+    last_skip_warned: Mutex<Option<Instant>>,
 }
 
 /// A device that keeps failing logs a warning at most this often; every failure is still counted.
@@ -112,6 +115,7 @@ impl DeviceStats {
             name: name.to_owned(),
             samples: AtomicU64::new(0),
             scans: AtomicU64::new(0),
+            scans_skipped: AtomicU64::new(0),
             scan_latency: Histogram::new(LATENCY_BUCKETS),
             requests: AtomicU64::new(0),
             request_latency: Histogram::new(LATENCY_BUCKETS),
@@ -121,6 +125,7 @@ impl DeviceStats {
             up: AtomicBool::new(false),
             last_error: Mutex::new(None),
             last_warned: Mutex::new(None),
+            last_skip_warned: Mutex::new(None),
         }
     }
 
@@ -169,6 +174,21 @@ impl DeviceStats {
         if last.is_none_or(|t| t.elapsed() >= REPEAT_WARNING_EVERY) {
             *last = Some(Instant::now());
             tracing::warn!(device = %self.name, kind = kind.label(), "device fault: {message}");
+        }
+    }
+
+    /// Scans of one slot that fell due and never ran: counted every time, warned about at most once a
+    /// minute (a link that is too slow for its scans stays too slow).
+    pub fn skipped(&self, scans: u64, period: Duration) {
+        self.scans_skipped.fetch_add(scans, Ordering::Relaxed);
+        let mut last = self.last_skip_warned.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= REPEAT_WARNING_EVERY) {
+            *last = Some(Instant::now());
+            tracing::warn!(
+                device = %self.name,
+                "{scans} scans skipped: a scan every {period:?} does not fit the link's time (timeouts, \
+                 other devices on it); slow the scan down or move devices to a link of their own"
+            );
         }
     }
 

@@ -338,3 +338,21 @@ async fn a_poll_group_scans_at_its_own_rate() {
     assert!((2..=4).contains(&slow), "device scan: {slow} samples");
     run.stop().await;
 }
+
+#[tokio::test]
+async fn a_device_slower_than_its_scan_skips_scans_instead_of_bursting_and_counts_them() {
+    let server = DeviceServer::start().await;
+    // Every answer takes 120 ms, the scan asks for one every 50 ms.
+    *server.plant.delay.lock().unwrap() = Duration::from_millis(120);
+    let tags = ["{ name = \"kw\", address = \"holding:0\" }".to_owned()];
+    let run = start(&link(server.addr, "500ms", &device("meter", 1, "50ms", &tags)));
+    run.until(Duration::from_secs(5), "ten scans", |r| r.device("meter").scans.load(Ordering::Relaxed) >= 10)
+        .await;
+    let device = run.devices["meter"].clone();
+    run.stop().await;
+    let (scans, skipped) =
+        (device.scans.load(Ordering::Relaxed), device.scans_skipped.load(Ordering::Relaxed));
+    // Each scan after the first starts 70 to 120 ms late: one or two 50 ms scans missed each time.
+    assert!((scans - 1..=2 * scans).contains(&skipped), "{skipped} skipped over {scans} scans");
+    assert_eq!(server.plant.requests_of(1), scans, "one request per scan, none bunched up to catch up");
+}

@@ -1,6 +1,6 @@
-//! One task per link: the scheduler. One request at a time on the connection (most devices accept only
-//! one), scans staggered over their period, the most overdue first, so units share the link fairly. A
-//! unit that stops answering is skipped for a growing interval, so it costs the others at most one
+//! One task per link. One request at a time on the connection (most devices accept only one); the
+//! (device, poll group) scans paced by [`crate::schedule`], staggered and the most overdue first, so units
+//! share the link fairly. A unit that stops answering is skipped for a growing interval, so it costs the others at most one
 //! timeout per retry of it, not one per read.
 
 use std::hash::{BuildHasher, RandomState};
@@ -17,6 +17,7 @@ use super::device::{DevicePlan, Failure};
 use super::transport::{Answer, Connection, LinkError};
 use crate::backoff::{Backoff, Jitter, Retry};
 use crate::context::DriverContext;
+use crate::schedule::Schedule;
 use crate::sim::rng::Rng;
 use crate::telemetry::{DeviceStats, ErrorKind};
 use crate::write::{WriteError, WriteRequest};
@@ -45,13 +46,6 @@ pub struct ModbusDriver {
     retries: u32,
     /// Draws the link's reconnect jitter.
     rng: Rng,
-}
-
-/// One (device, poll group) and when it is due.
-struct Slot {
-    device: usize,
-    group: usize,
-    due: Instant,
 }
 
 impl ModbusLinkConfig {
@@ -85,22 +79,18 @@ impl Driver for ModbusDriver {
 impl ModbusDriver {
     async fn run_loop(mut self, mut cx: DriverContext) -> Result<(), DriverError> {
         let stats: Vec<Arc<DeviceStats>> = self.devices.iter().map(|d| cx.device(&d.name)).collect();
-        let start = Instant::now();
-        let mut slots = Vec::new();
-        let count = self.devices.iter().map(|d| d.groups.len()).sum::<usize>().max(1) as u32;
-        for (di, d) in self.devices.iter().enumerate() {
-            for (gi, g) in d.groups.iter().enumerate() {
-                // Spread first scans over the period, so a hundred devices do not all fire at once.
-                let k = slots.len() as u32;
-                slots.push(Slot { device: di, group: gi, due: start + g.period * k / count });
-            }
-        }
+        let slots = self
+            .devices
+            .iter()
+            .enumerate()
+            .flat_map(|(di, d)| d.groups.iter().enumerate().map(move |(gi, g)| ((di, gi), g.period)));
+        let mut schedule = Schedule::new(Instant::now(), slots);
         let mut units: Vec<Retry> = self.devices.iter().map(|_| unit_retry()).collect();
         let mut link_backoff = link_retry();
         let mut shutdown = cx.shutdown.clone();
         let mut writes_open = true;
         loop {
-            let Some(next) = slots.iter().enumerate().min_by_key(|(_, s)| s.due).map(|(i, _)| i) else {
+            let Some(due) = schedule.next_due() else {
                 shutdown.triggered().await;
                 return Ok(());
             };
@@ -111,13 +101,13 @@ impl ModbusDriver {
                     Some(req) => self.serve_write(req, &stats).await,
                     None => writes_open = false,
                 },
-                _ = tokio::time::sleep_until(slots[next].due) => {
-                    let slot = &mut slots[next];
-                    let period = self.devices[slot.device].groups[slot.group].period;
-                    // A late scan shifts the schedule instead of bursting to catch up.
-                    slot.due = (slot.due + period).max(Instant::now());
-                    let (di, gi) = (slot.device, slot.group);
+                _ = tokio::time::sleep_until(due) => {
                     let now = Instant::now();
+                    let Some(scan) = schedule.next(now) else { continue };
+                    let (di, gi) = *scan.key;
+                    if scan.skipped > 0 {
+                        stats[di].skipped(scan.skipped, self.devices[di].groups[gi].period);
+                    }
                     // While the link or the unit is backed off, its scans still happen on time, as Bad
                     // samples: the historian sees the gap tag by tag, and nobody waits on a dead line.
                     let skipped = if link_backoff.holds(now) {

@@ -31,6 +31,18 @@ pub fn render(state: &AgentState) -> String {
     for d in &g.devices {
         e.sample("edge_device_scans_total", &[("device", &d.name)], d.scans.load(Relaxed) as f64);
     }
+    e.family(
+        "edge_device_scans_skipped_total",
+        "counter",
+        "Scans that fell due but never ran: an earlier scan started more than a period late.",
+    );
+    for d in &g.devices {
+        e.sample(
+            "edge_device_scans_skipped_total",
+            &[("device", &d.name)],
+            d.scans_skipped.load(Relaxed) as f64,
+        );
+    }
     e.family("edge_device_errors_total", "counter", "Device faults by kind.");
     for d in &g.devices {
         for kind in ErrorKind::ALL {
@@ -208,6 +220,11 @@ high = 0.5
                     .parse()
                     .unwrap();
                 assert!(value >= 1.0, "{line}{value}");
+            }
+            // Counted only when something happens: present, whatever the value.
+            for family in ["edge_device_scans_skipped_total"] {
+                let line = format!("{family}{{device=\"{device}\"}} ");
+                assert!(text.lines().any(|l| l.starts_with(&line)), "no {line} in\n{text}");
             }
             for kind in ErrorKind::ALL {
                 let line =

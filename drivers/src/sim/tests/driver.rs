@@ -12,11 +12,13 @@ use crate::telemetry::{DeviceStats, ErrorKind};
 use crate::write::{WriteError, WriteRequest};
 use crate::{BoxFuture, DriverError};
 
-/// The ring as the driver sees it: takes everything, or refuses once closed.
+/// The ring as the driver sees it: takes everything, or refuses once closed, or is full (a lossless
+/// reader behind) until `full_until`.
 #[derive(Default)]
 struct TestSink {
     taken: Mutex<Vec<Sample>>,
     closed: bool,
+    full_until: Option<tokio::time::Instant>,
 }
 
 impl SampleSink for TestSink {
@@ -24,11 +26,17 @@ impl SampleSink for TestSink {
         if self.closed {
             return PushOutcome::Closed;
         }
+        if self.full_until.is_some_and(|t| tokio::time::Instant::now() < t) {
+            return PushOutcome::Accepted(0);
+        }
         self.taken.lock().unwrap().extend_from_slice(batch);
         PushOutcome::Accepted(batch.len())
     }
     fn wait_for_space(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
+        match self.full_until {
+            Some(t) => Box::pin(tokio::time::sleep_until(t)),
+            None => Box::pin(std::future::ready(())),
+        }
     }
     fn note_back_pressure(&self) {}
 }
@@ -135,6 +143,21 @@ async fn a_fault_window_publishes_bad_timeout_samples_and_counts_timeouts() {
     assert_eq!(r.stats.errors(ErrorKind::Timeout), 6);
     assert_eq!(r.stats.last_error().as_deref(), Some("timeout: simulated fault: no answer"));
     assert!(r.stats.is_up(), "back up after the window");
+    r.stop.send(true).unwrap();
+    assert!(r.task.await.unwrap().is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ring_that_holds_the_driver_back_skips_the_scans_it_missed_and_counts_them() {
+    let full_until = Some(tokio::time::Instant::now() + Duration::from_millis(3_500));
+    let r = start(&kiln(), TestSink { full_until, ..TestSink::default() });
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    let stamps: Vec<Timestamp> =
+        r.sink.taken.lock().unwrap().iter().filter(|s| s.tag == TagId(0)).map(|s| s.ts).collect();
+    // The scan at 0 s waits 3.5 s to be taken. Of the scans due at 1, 2 and 3 s one runs, late, at 3.5 s
+    // and two are skipped (no burst to catch up); then the schedule keeps its whole seconds.
+    assert_eq!(stamps, [0.0, 3.5, 4.0, 5.0, 6.0].map(at_s));
+    assert_eq!(r.stats.scans_skipped.load(std::sync::atomic::Ordering::Relaxed), 2);
     r.stop.send(true).unwrap();
     assert!(r.task.await.unwrap().is_ok());
 }
