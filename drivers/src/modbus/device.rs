@@ -63,6 +63,7 @@ impl DevicePlan {
             max_bits: 2000,
             max_gap: cfg.max_gap,
             forbidden: &forbidden,
+            cuts: &[],
         };
         let mut resolved = Vec::new();
         for t in &cfg.tags {

@@ -29,7 +29,7 @@ mod value_tests;
 pub use address::{Address, AddressError, Base, Space};
 pub use order::{ByteOrder, UnknownByteOrder};
 pub use pdu::{EncodeError, Exception, PduError, Request, Response, decode_response};
-pub use plan::{Block, BuffersTooSmall, Limits, Served, TagError, plan};
+pub use plan::{Block, BuffersTooSmall, Cut, Limits, Served, TagError, plan};
 pub use rtu::{RtuError, RtuFrame};
 pub use tcp::{Mbap, MbapError, TcpFrame};
 pub use value::{DataType, TagCodec, UnknownDataType, ValueError};

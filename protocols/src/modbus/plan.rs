@@ -2,14 +2,14 @@
 //!
 //! Each tag is a [`Block`] (space, wire start, register or bit count). Per space, tags sorted by start are
 //! swept once: a read opens at the first tag and grows while the next tag keeps the read within the
-//! space's limit, leaves a hole of unwanted registers no larger than `max_gap`, and covers no forbidden
-//! range; otherwise a new read opens at that tag. Overlapping and duplicate tags share registers.
+//! space's limit, leaves a hole of unwanted registers no larger than `max_gap`, covers no forbidden
+//! range and crosses no [`Cut`]; otherwise a new read opens at that tag. Overlapping and duplicate tags share registers.
 //!
 //! # Why the greedy sweep is optimal
 //!
 //! Compare it with any valid plan that cuts the same sorted list into contiguous groups. Whenever the
 //! sweep cuts before tag `c`, tag `c` failed to join because it reaches past the open read's end (a
-//! tag inside the read never changes its extent, hole or forbidden test), and that end already covers
+//! tag inside the read never changes its extent, hole, forbidden or cut test), and that end already covers
 //! every earlier tag. So from `c` on, a group that started earlier has the same running end as one
 //! that starts at `c`: the same holes, and a block that only gets shorter. Any valid group of the other
 //! plan that straddles the cut therefore stays valid when trimmed to start at `c`, so by induction after
@@ -55,6 +55,28 @@ impl fmt::Display for Block {
     }
 }
 
+/// A boundary no read may cross: no read covers both `at - 1` and `at`. Devices whose register tables
+/// meet there refuse such a read even with no unmapped register in it; a tag that crosses it alone is
+/// still read (the device answers it, or it is refused as any tag can be).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cut {
+    pub space: Space,
+    pub at: u16,
+}
+
+impl Cut {
+    /// `block` covers both sides of the boundary.
+    pub fn crossed_by(&self, block: &Block) -> bool {
+        self.space == block.space && block.start < self.at && u32::from(self.at) < block.end()
+    }
+}
+
+impl fmt::Display for Cut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}|{} (wire)", self.space, self.at.wrapping_sub(1), self.at)
+    }
+}
+
 /// What one device tolerates in a read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits<'f> {
@@ -66,12 +88,14 @@ pub struct Limits<'f> {
     pub max_gap: u16,
     /// Ranges that must never be read (unmapped registers that answer with exception 2, say).
     pub forbidden: &'f [Block],
+    /// Boundaries no read crosses.
+    pub cuts: &'f [Cut],
 }
 
 impl Default for Limits<'_> {
     /// The spec's limits and no gaps: reading over an unmapped hole can fail the whole read.
     fn default() -> Self {
-        Limits { max_registers: 125, max_bits: 2000, max_gap: 0, forbidden: &[] }
+        Limits { max_registers: 125, max_bits: 2000, max_gap: 0, forbidden: &[], cuts: &[] }
     }
 }
 
@@ -226,7 +250,7 @@ fn extend(read: Block, tag: &Block, limits: &Limits<'_>) -> Option<Block> {
         return None;
     }
     let grown = Block { count, ..read };
-    if limits.forbidden_in(&grown).is_some() {
+    if limits.forbidden_in(&grown).is_some() || limits.cuts.iter().any(|c| c.crossed_by(&grown)) {
         return None;
     }
     Some(grown)
