@@ -99,6 +99,9 @@ pub struct DeviceStats {
     pub requests_per_scan: AtomicU64,
     /// Connections re-established after a loss.
     pub reconnects: AtomicU64,
+    /// Answers that came after their request had timed out, dropped (Modbus TCP tells them apart by
+    /// transaction id, so the connection stays up).
+    pub stale_answers: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
     up: AtomicBool,
     last_error: Mutex<Option<String>>,
@@ -121,6 +124,7 @@ impl DeviceStats {
             request_latency: Histogram::new(LATENCY_BUCKETS),
             requests_per_scan: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            stale_answers: AtomicU64::new(0),
             errors: Default::default(),
             up: AtomicBool::new(false),
             last_error: Mutex::new(None),
@@ -175,6 +179,13 @@ impl DeviceStats {
             *last = Some(Instant::now());
             tracing::warn!(device = %self.name, kind = kind.label(), "device fault: {message}");
         }
+    }
+
+    /// An answer that came after its request had timed out and was dropped. The timeout itself was
+    /// already warned about; this says the device is slower than the timeout, not gone.
+    pub fn stale_answer(&self) {
+        self.stale_answers.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(device = %self.name, "late answer dropped: the device answers, but slower than the link's timeout");
     }
 
     /// Scans of one slot that fell due and never ran: counted every time, warned about at most once a

@@ -356,3 +356,35 @@ async fn a_device_slower_than_its_scan_skips_scans_instead_of_bursting_and_count
     assert!((scans - 1..=2 * scans).contains(&skipped), "{skipped} skipped over {scans} scans");
     assert_eq!(server.plant.requests_of(1), scans, "one request per scan, none bunched up to catch up");
 }
+
+#[tokio::test]
+async fn an_answer_whose_tail_comes_after_the_timeout_is_dropped_and_the_connection_kept() {
+    let server = DeviceServer::start().await;
+    let network = modbus_fixture::LossyNetwork::start(&server).await;
+    server.plant.set_holding(1, 0, &[7]);
+    let tags = ["{ name = \"kw\", address = \"holding:0\" }".to_owned()];
+    let run = start(&link(network.addr, "100ms", &device("meter", 1, "50ms", &tags)));
+    run.until(Duration::from_secs(3), "a first good scan", |r| r.device("meter").is_up()).await;
+
+    // The segment with the rest of the next answer is lost and resent 250 ms later, after the timeout:
+    // that scan reads Bad(timeout), and the late answer arrives while the next request is out.
+    *server.plant.late_tail.lock().unwrap() = Some(Duration::from_millis(250));
+    run.until(Duration::from_secs(3), "a timeout", |r| r.device("meter").errors(ErrorKind::Timeout) == 1)
+        .await;
+    let at_timeout = run.samples("kw").len();
+    run.until(Duration::from_secs(5), "five good scans after the timeout", |r| {
+        r.samples("kw")[at_timeout..].iter().filter(|s| s.quality == Quality::Good).count() >= 5
+    })
+    .await;
+    let meter = run.device("meter");
+    assert_eq!(meter.stale_answers.load(Ordering::Relaxed), 1, "the late answer, told apart by its id");
+    assert_eq!(meter.reconnects.load(Ordering::Relaxed), 0, "the connection stayed in step");
+    assert_eq!((meter.errors(ErrorKind::Link), meter.errors(ErrorKind::Timeout)), (0, 1));
+    // Bad(timeout) while the unit is backed off, then Good from the first answer on.
+    let after: Vec<Quality> = run.samples("kw")[at_timeout..].iter().map(|s| s.quality).collect();
+    let first_good = after.iter().position(|q| *q == Quality::Good).unwrap();
+    assert!(after[..first_good].iter().all(|q| *q == Quality::Bad(Reason::Timeout)), "{after:?}");
+    assert!(after[first_good..].iter().all(|q| *q == Quality::Good), "{after:?}");
+    assert_eq!(run.latest("kw").unwrap().value, Value::UInt(7));
+    run.stop().await;
+}

@@ -196,6 +196,7 @@ impl ModbusDriver {
             for _ in 0..tries {
                 let t = Instant::now();
                 outcome = self.conn.request(unit, &req).await;
+                self.count_stale(cx);
                 requests += 1;
                 stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 stats.request_latency.observe(t.elapsed());
@@ -261,6 +262,15 @@ impl ModbusDriver {
             }
         }
         out
+    }
+
+    /// Late answers count on the device that sent them (the unit in their header).
+    fn count_stale(&mut self, cx: &DriverContext) {
+        for unit in self.conn.take_stale() {
+            if let Some(d) = self.devices.iter().find(|d| d.unit == unit) {
+                cx.device(&d.name).stale_answer();
+            }
+        }
     }
 
     async fn serve_write(&mut self, req: WriteRequest, stats: &[Arc<DeviceStats>]) {

@@ -12,7 +12,8 @@ use drivers::modbus::ModbusLinkConfig;
 use drivers::{BoxFuture, DeviceStats, DriverContext, DriverError, Publisher, PushOutcome, SampleSink};
 use drivers::{Shutdown, SystemClock, WriteRequest};
 use protocols::{Sample, TagRegistry, TextPool};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_modbus::server::Service;
@@ -40,6 +41,9 @@ pub struct Plant {
     pub delay: Mutex<Duration>,
     /// Holding register ranges (wire, inclusive) whose reads and writes are answered with exception 2.
     pub refuse: Mutex<Vec<(u16, u16)>>,
+    /// Through a [`LossyNetwork`]: the next answer's MBAP header goes out at once, the rest this much
+    /// later, as when the segment carrying it was lost and resent (one answer, then the knob clears).
+    pub late_tail: Mutex<Option<Duration>>,
 }
 
 impl Plant {
@@ -177,6 +181,62 @@ impl DeviceServer {
 impl Drop for DeviceServer {
     fn drop(&mut self) {
         // Aborting `serve` cancels the server's token, which ends every connection task.
+        self.task.abort();
+    }
+}
+
+/// A hop between the driver and a [`DeviceServer`] that passes Modbus TCP frames on, and can hold back the
+/// tail of an answer ([`Plant::late_tail`]). Stops on drop.
+pub struct LossyNetwork {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl LossyNetwork {
+    pub async fn start(device: &DeviceServer) -> LossyNetwork {
+        let (upstream, plant) = (device.addr, device.plant.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut hops = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(upstream).await else { continue };
+                let (mut client_rx, client_tx) = client.into_split();
+                let (server_rx, mut server_tx) = server.into_split();
+                hops.spawn(async move { tokio::io::copy(&mut client_rx, &mut server_tx).await.map(|_| ()) });
+                hops.spawn(pass_answers(server_rx, client_tx, plant.clone()));
+            }
+        });
+        LossyNetwork { addr, task }
+    }
+}
+
+/// Answers, frame by frame (the MBAP length delimits them), from the device back to the driver.
+async fn pass_answers(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    plant: Arc<Plant>,
+) -> std::io::Result<()> {
+    let mut frame = vec![0u8; 7];
+    loop {
+        from.read_exact(&mut frame[..7]).await?;
+        let len = u16::from_be_bytes([frame[4], frame[5]]) as usize;
+        frame.resize(6 + len, 0);
+        from.read_exact(&mut frame[7..]).await?;
+        let late = plant.late_tail.lock().unwrap().take();
+        let mut sent = 0;
+        if let Some(late) = late {
+            to.write_all(&frame[..7]).await?;
+            sent = 7;
+            tokio::time::sleep(late).await;
+        }
+        to.write_all(&frame[sent..]).await?;
+    }
+}
+
+impl Drop for LossyNetwork {
+    fn drop(&mut self) {
+        // The JoinSet of hops drops with the task, which aborts them and closes their sockets.
         self.task.abort();
     }
 }

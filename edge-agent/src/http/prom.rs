@@ -81,6 +81,18 @@ pub fn render(state: &AgentState) -> String {
     for d in &g.devices {
         e.sample("edge_device_reconnects_total", &[("device", &d.name)], d.reconnects.load(Relaxed) as f64);
     }
+    e.family(
+        "edge_device_stale_answers_total",
+        "counter",
+        "Answers that came after their request timed out, dropped by transaction id; the link stays up.",
+    );
+    for d in &g.devices {
+        e.sample(
+            "edge_device_stale_answers_total",
+            &[("device", &d.name)],
+            d.stale_answers.load(Relaxed) as f64,
+        );
+    }
     e.family("edge_device_request_duration_seconds", "histogram", "Round trip of one request.");
     for d in &g.devices {
         e.histogram("edge_device_request_duration_seconds", &[("device", &d.name)], &d.request_latency);
@@ -222,7 +234,7 @@ high = 0.5
                 assert!(value >= 1.0, "{line}{value}");
             }
             // Counted only when something happens: present, whatever the value.
-            for family in ["edge_device_scans_skipped_total"] {
+            for family in ["edge_device_scans_skipped_total", "edge_device_stale_answers_total"] {
                 let line = format!("{family}{{device=\"{device}\"}} ");
                 assert!(text.lines().any(|l| l.starts_with(&line)), "no {line} in\n{text}");
             }
