@@ -99,6 +99,8 @@ pub struct DeviceStats {
     pub requests_per_scan: AtomicU64,
     /// Connections re-established after a loss.
     pub reconnects: AtomicU64,
+    /// Ranges (or boundaries) the device refused to read over, found by splitting its refused reads.
+    pub refusals_learned: AtomicU64,
     /// Answers that came after their request had timed out, dropped (Modbus TCP tells them apart by
     /// transaction id, so the connection stays up).
     pub stale_answers: AtomicU64,
@@ -125,6 +127,7 @@ impl DeviceStats {
             requests_per_scan: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             stale_answers: AtomicU64::new(0),
+            refusals_learned: AtomicU64::new(0),
             errors: Default::default(),
             up: AtomicBool::new(false),
             last_error: Mutex::new(None),
@@ -186,6 +189,13 @@ impl DeviceStats {
     pub fn stale_answer(&self) {
         self.stale_answers.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(device = %self.name, "late answer dropped: the device answers, but slower than the link's timeout");
+    }
+
+    /// The driver found something the device refuses to read and plans around it from now on: counted,
+    /// and warned about (once per finding: what is learnt is not searched for again).
+    pub fn learned(&self, message: &str) {
+        self.refusals_learned.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(device = %self.name, "{message}");
     }
 
     /// Scans of one slot that fell due and never ran: counted every time, warned about at most once a

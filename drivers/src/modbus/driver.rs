@@ -5,11 +5,12 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use protocols::Value;
 use protocols::modbus::pdu::Request;
 use protocols::modbus::{DataType, Space};
-use protocols::{Sample, Value};
 use tokio::time::Instant;
 
 use super::config::ModbusLinkConfig;
@@ -40,12 +41,17 @@ fn link_retry() -> Retry {
 }
 
 pub struct ModbusDriver {
-    name: String,
-    conn: Connection,
-    devices: Vec<DevicePlan>,
-    retries: u32,
+    pub(super) name: String,
+    pub(super) conn: Connection,
+    pub(super) devices: Vec<DevicePlan>,
+    pub(super) retries: u32,
     /// Draws the link's reconnect jitter.
     rng: Rng,
+    /// Per device, as the agent registered them; filled when the driver starts.
+    pub(super) stats: Vec<Arc<DeviceStats>>,
+    /// Per device: a unit that stopped answering.
+    pub(super) units: Vec<Retry>,
+    pub(super) link: Retry,
 }
 
 impl ModbusLinkConfig {
@@ -66,6 +72,9 @@ impl ModbusLinkConfig {
             devices,
             retries: self.retries,
             rng: Rng::new(RandomState::new().hash_one(self.name.get_ref())),
+            stats: Vec::new(),
+            units: self.devices.iter().map(|_| unit_retry()).collect(),
+            link: link_retry(),
         }))
     }
 }
@@ -78,15 +87,13 @@ impl Driver for ModbusDriver {
 
 impl ModbusDriver {
     async fn run_loop(mut self, mut cx: DriverContext) -> Result<(), DriverError> {
-        let stats: Vec<Arc<DeviceStats>> = self.devices.iter().map(|d| cx.device(&d.name)).collect();
+        self.stats = self.devices.iter().map(|d| cx.device(&d.name)).collect();
         let slots = self
             .devices
             .iter()
             .enumerate()
             .flat_map(|(di, d)| d.groups.iter().enumerate().map(move |(gi, g)| ((di, gi), g.period)));
         let mut schedule = Schedule::new(Instant::now(), slots);
-        let mut units: Vec<Retry> = self.devices.iter().map(|_| unit_retry()).collect();
-        let mut link_backoff = link_retry();
         let mut shutdown = cx.shutdown.clone();
         let mut writes_open = true;
         loop {
@@ -98,7 +105,7 @@ impl ModbusDriver {
                 biased;
                 _ = shutdown.triggered() => return Ok(()),
                 req = cx.writes.recv(), if writes_open => match req {
-                    Some(req) => self.serve_write(req, &stats).await,
+                    Some(req) => self.serve_write(req).await,
                     None => writes_open = false,
                 },
                 _ = tokio::time::sleep_until(due) => {
@@ -106,27 +113,24 @@ impl ModbusDriver {
                     let Some(scan) = schedule.next(now) else { continue };
                     let (di, gi) = *scan.key;
                     if scan.skipped > 0 {
-                        stats[di].skipped(scan.skipped, self.devices[di].groups[gi].period);
+                        self.stats[di].skipped(scan.skipped, self.devices[di].groups[gi].period);
                     }
                     // While the link or the unit is backed off, its scans still happen on time, as Bad
                     // samples: the historian sees the gap tag by tag, and nobody waits on a dead line.
-                    let skipped = if link_backoff.holds(now) {
+                    let held = if self.link.holds(now) {
                         Some(Failure::Link)
-                    } else if units[di].holds(now) {
+                    } else if self.units[di].holds(now) {
                         Some(Failure::Timeout)
                     } else {
                         None
                     };
-                    let samples = match skipped {
+                    let samples = match held {
                         Some(why) => {
-                            let group = &self.devices[di].groups[gi];
                             let mut out = Vec::new();
-                            for r in 0..group.reads.len() {
-                                group.fail(r, why, cx.clock.now(), &mut out);
-                            }
+                            self.devices[di].groups[gi].fail_all(why, cx.clock.now(), &mut out);
                             out
                         }
-                        None => self.scan(di, gi, &stats[di], &mut units[di], &mut link_backoff, &cx).await,
+                        None => self.scan(di, gi, &cx).await,
                     };
                     tokio::select! {
                         biased;
@@ -142,138 +146,48 @@ impl ModbusDriver {
         }
     }
 
-    /// Reads every planned read of one group; returns the samples (Bad ones for what failed).
-    async fn scan(
-        &mut self,
-        di: usize,
-        gi: usize,
-        stats: &DeviceStats,
-        unit_backoff: &mut Retry,
-        link_backoff: &mut Retry,
-        cx: &DriverContext,
-    ) -> Vec<Sample> {
-        let started = Instant::now();
-        let ts = cx.clock.now();
-        let mut out = Vec::new();
-        if !self.conn.is_connected() {
-            let was_down = link_backoff.is_failing();
-            match self.conn.connect().await {
-                Ok(()) => {
-                    if was_down {
-                        // A link event: every device on the link lost and regained its connection.
-                        for d in &self.devices {
-                            cx.device(&d.name).reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        tracing::info!(link = %self.name, "link connected again");
+    /// Connects if the link is down. A connection regained after a loss is a link event: it counts on
+    /// every device of the link, as does a failure to connect.
+    pub(super) async fn connect(&mut self) -> bool {
+        if self.conn.is_connected() {
+            return true;
+        }
+        match self.conn.connect().await {
+            Ok(()) => {
+                if self.link.is_failing() {
+                    for s in &self.stats {
+                        s.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
-                    link_backoff.succeeded();
+                    tracing::info!(link = %self.name, "link connected again");
                 }
-                Err(e) => {
-                    let wait = link_backoff.failed(Instant::now(), self.rng.next_u64());
-                    let group = &self.devices[di].groups[gi];
-                    for r in 0..group.reads.len() {
-                        group.fail(r, Failure::Link, ts, &mut out);
-                    }
-                    for d in &self.devices {
-                        let s = cx.device(&d.name);
-                        s.scan_failed(ErrorKind::Link, &format!("{e}; retrying in {wait:?}"));
-                    }
-                    return out;
+                self.link.succeeded();
+                true
+            }
+            Err(e) => {
+                let wait = self.link_failed();
+                for s in &self.stats {
+                    s.scan_failed(ErrorKind::Link, &format!("{e}; retrying in {wait:?}"));
                 }
+                false
             }
         }
-        let device = &self.devices[di];
-        let group = &device.groups[gi];
-        let (unit, reads) = (device.unit, group.reads.clone());
-        let mut requests = 0u64;
-        let mut answered = false;
-        let mut timed_out = None;
-        for (r, block) in reads.iter().enumerate() {
-            let req = Request::Read { space: block.space, start: block.start, count: block.count };
-            // A unit that was already failing gets no retries: it must not hold the link.
-            let tries = if unit_backoff.is_failing() || timed_out.is_some() { 1 } else { self.retries + 1 };
-            let mut outcome = Err(LinkError::Timeout(Duration::ZERO));
-            for _ in 0..tries {
-                let t = Instant::now();
-                outcome = self.conn.request(unit, &req).await;
-                self.count_stale(cx);
-                requests += 1;
-                stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                stats.request_latency.observe(t.elapsed());
-                if !matches!(outcome, Err(LinkError::Timeout(_))) {
-                    break;
-                }
-            }
-            let group = &self.devices[di].groups[gi];
-            match outcome {
-                Ok(Ok(answer)) => {
-                    answered = true;
-                    if group.decode(r, &answer, ts, &cx.texts, &mut out) > 0 {
-                        stats.request_failed(
-                            ErrorKind::Decode,
-                            &format!("read {block:?}: values that do not decode"),
-                        );
-                    }
-                }
-                Ok(Err(exception)) => {
-                    answered = true;
-                    group.fail(r, Failure::Exception(exception), ts, &mut out);
-                    stats.request_failed(
-                        ErrorKind::Exception,
-                        &format!(
-                            "{:?} {}..{}: {exception}",
-                            block.space,
-                            block.start,
-                            block.start as u32 + block.count as u32
-                        ),
-                    );
-                }
-                Err(LinkError::Timeout(t)) => {
-                    group.fail(r, Failure::Timeout, ts, &mut out);
-                    timed_out = Some(t);
-                    // A unit that did not answer this read will not answer the next: skip the rest.
-                    for rest in r + 1..reads.len() {
-                        group.fail(rest, Failure::Timeout, ts, &mut out);
-                    }
-                    break;
-                }
-                Err(e) => {
-                    for rest in r..reads.len() {
-                        group.fail(rest, Failure::Link, ts, &mut out);
-                    }
-                    let wait = link_backoff.failed(Instant::now(), self.rng.next_u64());
-                    stats.scan_failed(ErrorKind::Link, &format!("{e}; reconnecting in {wait:?}"));
-                    return out;
-                }
-            }
-        }
-        stats.requests_per_scan.store(requests, std::sync::atomic::Ordering::Relaxed);
-        match (answered, timed_out) {
-            (_, None) | (true, Some(_)) => {
-                unit_backoff.succeeded();
-                stats.scan_ok(out.len(), started.elapsed());
-            }
-            (false, Some(t)) => {
-                let wait = unit_backoff.failed(Instant::now(), 0);
-                stats.scan_failed(
-                    ErrorKind::Timeout,
-                    &format!("unit {unit} did not answer within {t:?}; next try in {wait:?}"),
-                );
-            }
-        }
-        out
+    }
+
+    /// The link broke: how long until it is tried again.
+    pub(super) fn link_failed(&mut self) -> Duration {
+        self.link.failed(Instant::now(), self.rng.next_u64())
     }
 
     /// Late answers count on the device that sent them (the unit in their header).
-    fn count_stale(&mut self, cx: &DriverContext) {
+    pub(super) fn count_stale(&mut self) {
         for unit in self.conn.take_stale() {
-            if let Some(d) = self.devices.iter().find(|d| d.unit == unit) {
-                cx.device(&d.name).stale_answer();
+            if let Some(di) = self.devices.iter().position(|d| d.unit == unit) {
+                self.stats[di].stale_answer();
             }
         }
     }
 
-    async fn serve_write(&mut self, req: WriteRequest, stats: &[Arc<DeviceStats>]) {
+    async fn serve_write(&mut self, req: WriteRequest) {
         let found =
             self.devices.iter().enumerate().find_map(|(di, d)| {
                 d.writes.iter().find(|w| w.id == req.tag).map(|w| (di, d.unit, w.clone()))
@@ -287,8 +201,9 @@ impl ModbusDriver {
             Ok(()) => self.write(unit, &target, req.value).await,
             Err(e) => Err(e),
         };
+        self.count_stale();
         if let Err(e) = &outcome {
-            stats[di].request_failed(ErrorKind::Write, &e.to_string());
+            self.stats[di].request_failed(ErrorKind::Write, &e.to_string());
         }
         let _ = req.reply.send(outcome);
     }

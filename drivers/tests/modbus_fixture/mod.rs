@@ -39,8 +39,11 @@ pub struct Plant {
     pub silent: Mutex<HashSet<u8>>,
     /// How long every answer takes.
     pub delay: Mutex<Duration>,
-    /// Holding register ranges (wire, inclusive) whose reads and writes are answered with exception 2.
+    /// Holding register ranges (wire, inclusive) whose reads and writes are refused, as a device refuses
+    /// registers it does not map: any read that covers one of them.
     pub refuse: Mutex<Vec<(u16, u16)>>,
+    /// The exception they get; `None`: 02, illegal data address (some devices answer 03).
+    pub refusal: Mutex<Option<ExceptionCode>>,
     /// Through a [`LossyNetwork`]: the next answer's MBAP header goes out at once, the rest this much
     /// later, as when the segment carrying it was lost and resent (one answer, then the knob clears).
     pub late_tail: Mutex<Option<Duration>>,
@@ -74,10 +77,9 @@ impl Plant {
         let bits = |map: &HashMap<u16, bool>, a: u16, n: u16| {
             (a..a + n).map(|i| map.get(&i).copied().unwrap_or(false)).collect()
         };
+        let refusal = self.refusal.lock().unwrap().unwrap_or(ExceptionCode::IllegalDataAddress);
         Ok(Some(match req {
-            Request::ReadHoldingRegisters(a, n) if refused(a, n) => {
-                return Err(ExceptionCode::IllegalDataAddress);
-            }
+            Request::ReadHoldingRegisters(a, n) if refused(a, n) => return Err(refusal),
             Request::WriteSingleRegister(a, _) if refused(a, 1) => {
                 return Err(ExceptionCode::IllegalDataAddress);
             }
@@ -238,6 +240,35 @@ impl Drop for LossyNetwork {
     fn drop(&mut self) {
         // The JoinSet of hops drops with the task, which aborts them and closes their sockets.
         self.task.abort();
+    }
+}
+
+/// What the driver logs while the returned guard lives (this thread only: tokio's test runtime runs the
+/// driver's task on it).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).lines().map(str::to_owned).collect()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -93,6 +93,18 @@ pub fn render(state: &AgentState) -> String {
             d.stale_answers.load(Relaxed) as f64,
         );
     }
+    e.family(
+        "edge_device_refusals_learned_total",
+        "counter",
+        "Register ranges (or table boundaries) the device refused to read over, found by splitting a refused read.",
+    );
+    for d in &g.devices {
+        e.sample(
+            "edge_device_refusals_learned_total",
+            &[("device", &d.name)],
+            d.refusals_learned.load(Relaxed) as f64,
+        );
+    }
     e.family("edge_device_request_duration_seconds", "histogram", "Round trip of one request.");
     for d in &g.devices {
         e.histogram("edge_device_request_duration_seconds", &[("device", &d.name)], &d.request_latency);
@@ -234,7 +246,11 @@ high = 0.5
                 assert!(value >= 1.0, "{line}{value}");
             }
             // Counted only when something happens: present, whatever the value.
-            for family in ["edge_device_scans_skipped_total", "edge_device_stale_answers_total"] {
+            for family in [
+                "edge_device_scans_skipped_total",
+                "edge_device_stale_answers_total",
+                "edge_device_refusals_learned_total",
+            ] {
                 let line = format!("{family}{{device=\"{device}\"}} ");
                 assert!(text.lines().any(|l| l.starts_with(&line)), "no {line} in\n{text}");
             }
