@@ -1,7 +1,7 @@
 //! One task per link. One request at a time on the connection (most devices accept only one); the
-//! (device, poll group) scans paced by [`crate::schedule`], staggered and the most overdue first, so units
-//! share the link fairly. A unit that stops answering is skipped for a growing interval, so it costs the others at most one
-//! timeout per retry of it, not one per read.
+//! (device, poll group) scans paced by [`crate::schedule`], staggered and the most overdue first, so
+//! units share the link fairly. A unit that stops answering is skipped for a growing interval, so it
+//! costs the others at most one timeout per retry of it, not one per read. The scan itself: `scan.rs`.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
