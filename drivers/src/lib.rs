@@ -5,11 +5,13 @@
 //! instruments) all fit the one [`Driver`] trait: `run` acquires however the protocol wants and hands
 //! batches to [`Publisher::publish`], which is where the ring's back-pressure reaches the driver.
 
+pub mod backoff;
 pub mod context;
 pub mod diag;
 pub mod kind;
 pub mod modbus;
 pub mod registry;
+pub mod schedule;
 pub mod sections;
 pub mod sim;
 pub mod telemetry;

@@ -90,6 +90,8 @@ pub struct DeviceStats {
     pub name: String,
     pub samples: AtomicU64,
     pub scans: AtomicU64,
+    /// Scans that fell due but never ran because an earlier one started more than a period late.
+    pub scans_skipped: AtomicU64,
     pub scan_latency: Histogram,
     /// Requests sent (polled protocols), their round trips, and how many one scan takes.
     pub requests: AtomicU64,
@@ -97,10 +99,16 @@ pub struct DeviceStats {
     pub requests_per_scan: AtomicU64,
     /// Connections re-established after a loss.
     pub reconnects: AtomicU64,
+    /// Ranges (or boundaries) the device refused to read over, found by splitting its refused reads.
+    pub refusals_learned: AtomicU64,
+    /// Answers that came after their request had timed out, dropped (Modbus TCP tells them apart by
+    /// transaction id, so the connection stays up).
+    pub stale_answers: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
     up: AtomicBool,
     last_error: Mutex<Option<String>>,
     last_warned: Mutex<Option<Instant>>,
+    last_skip_warned: Mutex<Option<Instant>>,
 }
 
 /// A device that keeps failing logs a warning at most this often; every failure is still counted.
@@ -112,15 +120,19 @@ impl DeviceStats {
             name: name.to_owned(),
             samples: AtomicU64::new(0),
             scans: AtomicU64::new(0),
+            scans_skipped: AtomicU64::new(0),
             scan_latency: Histogram::new(LATENCY_BUCKETS),
             requests: AtomicU64::new(0),
             request_latency: Histogram::new(LATENCY_BUCKETS),
             requests_per_scan: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            stale_answers: AtomicU64::new(0),
+            refusals_learned: AtomicU64::new(0),
             errors: Default::default(),
             up: AtomicBool::new(false),
             last_error: Mutex::new(None),
             last_warned: Mutex::new(None),
+            last_skip_warned: Mutex::new(None),
         }
     }
 
@@ -169,6 +181,35 @@ impl DeviceStats {
         if last.is_none_or(|t| t.elapsed() >= REPEAT_WARNING_EVERY) {
             *last = Some(Instant::now());
             tracing::warn!(device = %self.name, kind = kind.label(), "device fault: {message}");
+        }
+    }
+
+    /// An answer that came after its request had timed out and was dropped. The timeout itself was
+    /// already warned about; this says the device is slower than the timeout, not gone.
+    pub fn stale_answer(&self) {
+        self.stale_answers.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(device = %self.name, "late answer dropped: the device answers, but slower than the link's timeout");
+    }
+
+    /// The driver found something the device refuses to read and plans around it from now on: counted,
+    /// and warned about (once per finding: what is learnt is not searched for again).
+    pub fn learned(&self, message: &str) {
+        self.refusals_learned.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(device = %self.name, "{message}");
+    }
+
+    /// Scans of one slot that fell due and never ran: counted every time, warned about at most once a
+    /// minute (a link that is too slow for its scans stays too slow).
+    pub fn skipped(&self, scans: u64, period: Duration) {
+        self.scans_skipped.fetch_add(scans, Ordering::Relaxed);
+        let mut last = self.last_skip_warned.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= REPEAT_WARNING_EVERY) {
+            *last = Some(Instant::now());
+            tracing::warn!(
+                device = %self.name,
+                "{scans} scans skipped: a scan every {period:?} does not fit the link's time (timeouts, \
+                 other devices on it); slow the scan down or move devices to a link of their own"
+            );
         }
     }
 

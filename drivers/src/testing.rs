@@ -7,11 +7,13 @@ use protocols::{Sample, TagId};
 use crate::BoxFuture;
 use crate::context::{PushOutcome, SampleSink};
 
-/// Takes every sample (or refuses all once `closed`), keeping them in order.
+/// Takes every sample (or refuses all once `closed`, or is full, as if a lossless reader were a ring
+/// behind, until `full_until`), keeping them in order.
 #[derive(Default)]
 pub struct TestSink {
     pub taken: Mutex<Vec<Sample>>,
     pub closed: bool,
+    pub full_until: Option<tokio::time::Instant>,
 }
 
 impl TestSink {
@@ -36,11 +38,17 @@ impl SampleSink for TestSink {
         if self.closed {
             return PushOutcome::Closed;
         }
+        if self.full_until.is_some_and(|t| tokio::time::Instant::now() < t) {
+            return PushOutcome::Accepted(0);
+        }
         self.taken.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(batch);
         PushOutcome::Accepted(batch.len())
     }
     fn wait_for_space(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
+        match self.full_until {
+            Some(t) => Box::pin(tokio::time::sleep_until(t)),
+            None => Box::pin(std::future::ready(())),
+        }
     }
     fn note_back_pressure(&self) {}
 }

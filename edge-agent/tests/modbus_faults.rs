@@ -77,6 +77,23 @@ fn scans(agent: &Agent, device: &str) -> f64 {
     agent.metric(&format!("edge_device_scans_total{{device=\"{device}\"}}"))
 }
 
+/// `/tags/{tag}` as (quality, reason, value).
+fn tag(agent: &Agent, tag: &str) -> (String, Option<String>, serde_json::Value) {
+    let (status, body) = agent.get(&format!("/tags/{tag}"));
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = |k: &str| json[k].as_str().map(str::to_owned);
+    (text("quality").unwrap_or_default(), text("reason"), json["value"].clone())
+}
+
+/// The `last_error` /healthz gives `device`.
+fn last_error(agent: &Agent, device: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(&agent.get("/healthz").1).unwrap();
+    let devices = json["devices"].as_array().unwrap();
+    let d = devices.iter().find(|d| d["name"] == device).unwrap_or_else(|| panic!("no {device} in {json}"));
+    d["last_error"].as_str().unwrap_or_default().to_owned()
+}
+
 #[test]
 fn a_dead_unit_slow_answers_dropped_connections_and_refusals_stay_where_they_belong() {
     let regs = |unit: u64| json!([{"space": "holding", "address": 0, "type": "u16", "value": unit}, {"space": "holding", "address": 1, "type": "f32", "value": 2.5}]);
@@ -121,9 +138,9 @@ tags = [{{ name = "oven.id", address = "holding:0" }}]
         2.0,
         "holding:0..3 in one read, 20000 in another"
     );
-    let (_, tags) = agent.get("/tags/press.missing");
-    assert!(tags.contains("exception") && tags.contains('2'), "{tags}");
-    assert!(agent.get("/tags/press.kw").1.contains("2.5"));
+    let bad = ("bad".to_owned(), Some("exception 0x02".to_owned()), serde_json::Value::Null);
+    assert_eq!(tag(&agent, "press.missing"), bad);
+    assert_eq!(tag(&agent, "press.kw"), ("good".to_owned(), None, json!(2.5)));
 
     // Unit 2 dies: it goes down, unit 1 keeps its pace (100 ms scans; the dead unit is backed off and
     // costs at most one 200 ms timeout per try).
@@ -134,7 +151,8 @@ tags = [{{ name = "oven.id", address = "holding:0" }}]
     let rate = (scans(&agent, "press") - before) / 3.0;
     assert!(rate >= 6.0, "press scanned {rate}/s beside a dead unit, expected about 10/s");
     assert!(m(r#"edge_device_errors_total{device="oven",kind="timeout"}"#) >= 1.0);
-    assert!(agent.get("/healthz").1.contains("unit 2 did not answer"));
+    let why = last_error(&agent, "oven");
+    assert!(why.starts_with("timeout: unit 2 did not answer within 200ms; next try in "), "{why}");
     faults.dead_unit.store(0, SeqCst);
     assert!(
         eventually(Duration::from_secs(40), || m(r#"edge_device_up{device="oven"}"#) == 1.0),
@@ -147,10 +165,17 @@ tags = [{{ name = "oven.id", address = "holding:0" }}]
     assert!(eventually(Duration::from_secs(10), || m(
         r#"edge_device_errors_total{device="press",kind="timeout"}"#
     ) > timeouts));
-    assert!(agent.get("/tags/press.id").1.contains("timeout"));
+    assert_eq!(
+        tag(&agent, "press.id"),
+        ("bad".to_owned(), Some("timeout".to_owned()), serde_json::Value::Null)
+    );
     faults.delay_ms.store(0, SeqCst);
     assert!(eventually(Duration::from_secs(40), || m(r#"edge_device_up{device="press"}"#) == 1.0
-        && agent.get("/tags/press.id").1.contains("good")));
+        && tag(&agent, "press.id") == ("good".to_owned(), None, json!(1))));
+    // The late answers arrived while later requests were out: dropped by transaction id, the
+    // connection kept.
+    assert!(m(r#"edge_device_stale_answers_total{device="press"}"#) >= 1.0);
+    assert_eq!(m(r#"edge_device_reconnects_total{device="press"}"#), 0.0);
 
     // The connection drops: the link reconnects and counts it.
     faults.cut.fetch_add(1, SeqCst);

@@ -17,10 +17,13 @@ pub const DEVICE_FAMILIES: &[&str] = &[
     "edge_device_up",
     "edge_device_samples_total",
     "edge_device_scans_total",
+    "edge_device_scans_skipped_total",
     "edge_device_scan_duration_seconds_count",
     "edge_device_requests_total",
     "edge_device_requests_per_scan",
     "edge_device_reconnects_total",
+    "edge_device_stale_answers_total",
+    "edge_device_refusals_learned_total",
     "edge_device_request_duration_seconds_count",
 ];
 

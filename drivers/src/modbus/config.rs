@@ -326,12 +326,12 @@ pub(crate) fn base_of(d: &ModbusDeviceConfig) -> Base {
     if d.base == 1 { Base::One } else { Base::Zero }
 }
 
-/// `"holding:100-120"` (inclusive) as a planner span.
-pub(crate) fn parse_range(text: &str, base: Base) -> Option<protocols::modbus::plan::Span> {
+/// `"holding:100-120"` (inclusive) as a planner block.
+pub(crate) fn parse_range(text: &str, base: Base) -> Option<protocols::modbus::plan::Block> {
     let (space, range) = text.split_once(':')?;
     let (a, b) = range.split_once('-')?;
     let first = Address::parse(&format!("{space}:{a}"), base).ok()?;
     let last = Address::parse(&format!("{space}:{b}"), base).ok()?;
     (last.wire >= first.wire)
-        .then(|| protocols::modbus::plan::Span::new(first.space, first.wire, last.wire - first.wire + 1))
+        .then(|| protocols::modbus::plan::Block::new(first.space, first.wire, last.wire - first.wire + 1))
 }

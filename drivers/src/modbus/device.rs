@@ -1,14 +1,15 @@
 //! A device's scan plan: for each poll group, the fewest reads that cover its tags (the planner in
-//! `protocols`), and how each answer becomes samples.
+//! `protocols`), how each answer becomes samples, and what the device taught us it refuses to read.
 
 use std::time::Duration;
 
 use protocols::modbus::pdu::Exception;
-use protocols::modbus::plan::{Limits, Span, plan_vec};
-use protocols::modbus::{DataType, Space, TagCodec};
+use protocols::modbus::plan::{Block, Cut, Limits, TagError, plan_vec};
+use protocols::modbus::{Base, DataType, Space, TagCodec};
 use protocols::{Quality, Reason, Sample, TagId, TextPool, Timestamp, Value};
 
 use super::config::{ModbusDeviceConfig, base_of, parse_range};
+use super::holes::Lesson;
 use super::transport::Answer;
 
 /// One tag placed in a read.
@@ -17,15 +18,19 @@ pub struct PlannedTag {
     pub id: TagId,
     pub name: String,
     pub codec: TagCodec,
+    /// The registers (or bits) it is read from.
+    pub block: Block,
+    /// Which of its group's reads serves it.
     pub read: usize,
-    pub offset: u16,
+    /// The device refused it even alone: it is read apart from the tags that answer.
+    pub refused: bool,
 }
 
 /// Tags read at one rate.
 #[derive(Debug, Clone)]
 pub struct Group {
     pub period: Duration,
-    pub reads: Vec<Span>,
+    pub reads: Vec<Block>,
     pub tags: Vec<PlannedTag>,
 }
 
@@ -44,8 +49,16 @@ pub struct WriteTarget {
 pub struct DevicePlan {
     pub name: String,
     pub unit: u8,
+    /// Where the device's manual starts numbering, for the config lines the driver suggests.
+    pub base: Base,
     pub groups: Vec<Group>,
     pub writes: Vec<WriteTarget>,
+    max_registers: u16,
+    max_gap: u16,
+    /// The config's forbidden ranges, then those the device taught us.
+    pub forbidden: Vec<Block>,
+    /// Boundaries the device refuses to read across, as it taught us.
+    pub cuts: Vec<Cut>,
 }
 
 impl DevicePlan {
@@ -56,14 +69,6 @@ impl DevicePlan {
     ) -> Result<DevicePlan, String> {
         let device = cfg.name.get_ref();
         let base = base_of(cfg);
-        let forbidden: Vec<Span> =
-            cfg.forbidden.iter().filter_map(|f| parse_range(f.get_ref(), base)).collect();
-        let limits = Limits {
-            max_registers: *cfg.max_registers.get_ref(),
-            max_bits: 2000,
-            max_gap: cfg.max_gap,
-            forbidden: &forbidden,
-        };
         let mut resolved = Vec::new();
         for t in &cfg.tags {
             let plan = t
@@ -78,28 +83,21 @@ impl DevicePlan {
         let mut groups = Vec::new();
         for group in names {
             let period = group.map_or(cfg.scan.get(), |g| cfg.poll_groups[g].get());
-            let members: Vec<&(TagId, super::config::TagPlan)> =
-                resolved.iter().filter(|(_, p)| p.group.as_ref() == group).collect();
-            if members.is_empty() {
-                continue;
-            }
-            let spans: Vec<Span> = members
+            let tags: Vec<PlannedTag> = resolved
                 .iter()
-                .map(|(_, p)| Span::new(p.address.space, p.address.wire, p.codec.registers()))
-                .collect();
-            let (reads, served) = plan_vec(&spans, &limits);
-            let mut tags = Vec::new();
-            for ((id, p), s) in members.iter().zip(served) {
-                let s = s.map_err(|e| format!("device {device} / tag {}: cannot be read: {e:?}", p.name))?;
-                tags.push(PlannedTag {
+                .filter(|(_, p)| p.group.as_ref() == group)
+                .map(|(id, p)| PlannedTag {
                     id: *id,
                     name: p.name.clone(),
                     codec: p.codec,
-                    read: s.read,
-                    offset: s.offset,
-                });
+                    block: Block::new(p.address.space, p.address.wire, p.codec.registers()),
+                    read: 0,
+                    refused: false,
+                })
+                .collect();
+            if !tags.is_empty() {
+                groups.push(Group { period, reads: Vec::new(), tags });
             }
-            groups.push(Group { period, reads, tags });
         }
         let writes = resolved
             .iter()
@@ -113,11 +111,111 @@ impl DevicePlan {
                 codec: p.codec,
             })
             .collect();
-        Ok(DevicePlan { name: device.clone(), unit: *cfg.unit.get_ref(), groups, writes })
+        let mut plan = DevicePlan {
+            name: device.clone(),
+            unit: *cfg.unit.get_ref(),
+            base,
+            groups,
+            writes,
+            max_registers: *cfg.max_registers.get_ref(),
+            max_gap: cfg.max_gap,
+            forbidden: cfg.forbidden.iter().filter_map(|f| parse_range(f.get_ref(), base)).collect(),
+            cuts: Vec::new(),
+        };
+        plan.replan()?;
+        Ok(plan)
+    }
+
+    fn limits(&self) -> Limits<'_> {
+        Limits {
+            max_registers: self.max_registers,
+            max_bits: 2000,
+            max_gap: self.max_gap,
+            forbidden: &self.forbidden,
+            cuts: &self.cuts,
+        }
+    }
+
+    /// Plans every group again, with what the device taught us; the plan stays as it was if one fails.
+    fn replan(&mut self) -> Result<(), String> {
+        let mut groups = self.groups.clone();
+        for g in &mut groups {
+            g.plan(&self.limits()).map_err(|(t, e)| {
+                format!("device {} / tag {}: cannot be read: {e}", self.name, g.tags[t].name)
+            })?;
+        }
+        self.groups = groups;
+        Ok(())
+    }
+
+    /// Takes in what a search of a refused read of group `gi` found (`tags[i]` is the group's tag the
+    /// search calls `i`) and plans again.
+    pub fn learn(&mut self, gi: usize, tags: &[usize], lessons: &[Lesson]) -> Result<(), String> {
+        let before = self.clone();
+        for lesson in lessons {
+            match *lesson {
+                Lesson::Forbid(range) if !self.forbidden.contains(&range) => self.forbidden.push(range),
+                Lesson::Cut(cut) if !self.cuts.contains(&cut) => self.cuts.push(cut),
+                Lesson::RefusedAlone(i) => self.groups[gi].tags[tags[i]].refused = true,
+                Lesson::Forbid(_) | Lesson::Cut(_) => {}
+            }
+        }
+        self.replan().inspect_err(|_| *self = before)
+    }
+
+    /// Tags of group `gi` refused alone before were answered: they join the others' reads again.
+    pub fn forgive(&mut self, gi: usize, tags: &[usize]) -> Result<(), String> {
+        for &t in tags {
+            self.groups[gi].tags[t].refused = false;
+        }
+        self.replan()
+    }
+
+    /// Every tag of the device, whatever its group.
+    pub fn tag_blocks(&self) -> Vec<Block> {
+        self.groups.iter().flat_map(|g| g.tags.iter().map(|t| t.block)).collect()
     }
 }
 
 impl Group {
+    /// Plans the reads: the tags that answer together, and apart from them those refused alone (so a
+    /// refusal of theirs costs nobody else a value). On failure, which tag and why.
+    fn plan(&mut self, limits: &Limits<'_>) -> Result<(), (usize, TagError)> {
+        self.reads.clear();
+        for refused in [false, true] {
+            let members: Vec<usize> =
+                (0..self.tags.len()).filter(|&i| self.tags[i].refused == refused).collect();
+            let blocks: Vec<Block> = members.iter().map(|&i| self.tags[i].block).collect();
+            let (reads, served) = plan_vec(&blocks, limits);
+            for (&i, s) in members.iter().zip(served) {
+                self.tags[i].read = self.reads.len() + s.map_err(|e| (i, e))?.read;
+            }
+            self.reads.extend(reads);
+        }
+        Ok(())
+    }
+
+    /// Whether read `read`, refused, is worth splitting: tags of at least two places, not tags already
+    /// known to be refused alone.
+    pub fn splittable(&self, read: usize) -> bool {
+        let mut tags = self.tags_of(read).map(|t| &self.tags[t]);
+        let Some(first) = tags.next() else { return false };
+        !first.refused && tags.any(|t| t.block != first.block)
+    }
+
+    /// The tags of read `read` in the order a [`super::holes::HoleSearch`] takes them: by start, the
+    /// longest first.
+    pub fn by_start(&self, read: usize) -> Vec<usize> {
+        let mut tags: Vec<usize> = self.tags_of(read).collect();
+        tags.sort_by_key(|&t| (self.tags[t].block.start, std::cmp::Reverse(self.tags[t].block.count)));
+        tags
+    }
+
+    /// The indices of the tags served by read `read`.
+    pub fn tags_of(&self, read: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.tags.len()).filter(move |&i| self.tags[i].read == read)
+    }
+
     /// Samples of the tags served by read `read`, from its answer.
     pub fn decode(
         &self,
@@ -127,9 +225,23 @@ impl Group {
         texts: &TextPool,
         out: &mut Vec<Sample>,
     ) -> usize {
+        let tags: Vec<usize> = self.tags_of(read).collect();
+        self.decode_tags(&tags, self.reads[read].start, answer, ts, texts, out)
+    }
+
+    /// Samples of `tags`, from the answer to a read that starts at wire address `start`.
+    pub fn decode_tags(
+        &self,
+        tags: &[usize],
+        start: u16,
+        answer: &Answer,
+        ts: Timestamp,
+        texts: &TextPool,
+        out: &mut Vec<Sample>,
+    ) -> usize {
         let mut decode_errors = 0;
-        for t in self.tags.iter().filter(|t| t.read == read) {
-            let at = t.offset as usize;
+        for t in tags.iter().map(|&i| &self.tags[i]) {
+            let at = usize::from(t.block.start - start);
             let n = t.codec.registers() as usize;
             let value = match answer {
                 Answer::Registers(regs) => match regs.get(at..at + n) {
@@ -162,12 +274,23 @@ impl Group {
 
     /// Bad samples for the tags of read `read`: the device refused it, or it never answered.
     pub fn fail(&self, read: usize, why: Failure, ts: Timestamp, out: &mut Vec<Sample>) {
+        let tags: Vec<usize> = self.tags_of(read).collect();
+        self.fail_tags(&tags, why, ts, out);
+    }
+
+    /// Bad samples for every tag of the group.
+    pub fn fail_all(&self, why: Failure, ts: Timestamp, out: &mut Vec<Sample>) {
+        let tags: Vec<usize> = (0..self.tags.len()).collect();
+        self.fail_tags(&tags, why, ts, out);
+    }
+
+    pub fn fail_tags(&self, tags: &[usize], why: Failure, ts: Timestamp, out: &mut Vec<Sample>) {
         let reason = match why {
             Failure::Exception(e) => Reason::Exception(e.code()),
             Failure::Timeout => Reason::Timeout,
             Failure::Link => Reason::CommsLost,
         };
-        for t in self.tags.iter().filter(|t| t.read == read) {
+        for t in tags.iter().map(|&i| &self.tags[i]) {
             out.push(Sample { tag: t.id, ts, value: Value::Float(f64::NAN), quality: Quality::Bad(reason) });
         }
     }

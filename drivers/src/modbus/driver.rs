@@ -1,20 +1,25 @@
-//! One task per link: the scheduler. One request at a time on the connection (most devices accept only
-//! one), scans staggered over their period, the most overdue first, so units share the link fairly. A
-//! unit that stops answering is skipped for a growing interval, so it costs the others at most one
-//! timeout per retry of it, not one per read.
+//! One task per link. One request at a time on the connection (most devices accept only one); the
+//! (device, poll group) scans paced by [`crate::schedule`], staggered and the most overdue first, so
+//! units share the link fairly. A unit that stops answering is skipped for a growing interval, so it
+//! costs the others at most one timeout per retry of it, not one per read. The scan itself: `scan.rs`.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use protocols::Value;
 use protocols::modbus::pdu::Request;
 use protocols::modbus::{DataType, Space};
-use protocols::{Sample, Value};
 use tokio::time::Instant;
 
 use super::config::ModbusLinkConfig;
 use super::device::{DevicePlan, Failure};
 use super::transport::{Answer, Connection, LinkError};
+use crate::backoff::{Backoff, Jitter, Retry};
 use crate::context::DriverContext;
+use crate::schedule::Schedule;
+use crate::sim::rng::Rng;
 use crate::telemetry::{DeviceStats, ErrorKind};
 use crate::write::{WriteError, WriteRequest};
 use crate::{BoxFuture, Driver, DriverError};
@@ -23,25 +28,30 @@ use crate::{BoxFuture, Driver, DriverError};
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// A unit that stopped answering: a predictable pace (no jitter), so it costs its neighbours one timeout
+/// per try and the README can say when it is tried.
+fn unit_retry() -> Retry {
+    Retry::new(Backoff::new(FIRST_BACKOFF, MAX_BACKOFF).with_jitter(Jitter::None))
+}
+
+/// A lost connection: full jitter, so the gateways of a plant do not all reconnect to a rebooted PLC (with
+/// its handful of connection slots) in the same instant.
+fn link_retry() -> Retry {
+    Retry::new(Backoff::new(FIRST_BACKOFF, MAX_BACKOFF))
+}
+
 pub struct ModbusDriver {
-    name: String,
-    conn: Connection,
-    devices: Vec<DevicePlan>,
-    retries: u32,
-}
-
-/// One (device, poll group) and when it is due.
-struct Slot {
-    device: usize,
-    group: usize,
-    due: Instant,
-}
-
-/// A unit that did not answer: skipped until `until`.
-#[derive(Default, Clone, Copy)]
-struct Backoff {
-    until: Option<Instant>,
-    wait: Duration,
+    pub(super) name: String,
+    pub(super) conn: Connection,
+    pub(super) devices: Vec<DevicePlan>,
+    pub(super) retries: u32,
+    /// Draws the link's reconnect jitter.
+    rng: Rng,
+    /// Per device, as the agent registered them; filled when the driver starts.
+    pub(super) stats: Vec<Arc<DeviceStats>>,
+    /// Per device: a unit that stopped answering.
+    pub(super) units: Vec<Retry>,
+    pub(super) link: Retry,
 }
 
 impl ModbusLinkConfig {
@@ -61,6 +71,10 @@ impl ModbusLinkConfig {
                 .with_serial(self.serial()),
             devices,
             retries: self.retries,
+            rng: Rng::new(RandomState::new().hash_one(self.name.get_ref())),
+            stats: Vec::new(),
+            units: self.devices.iter().map(|_| unit_retry()).collect(),
+            link: link_retry(),
         }))
     }
 }
@@ -73,23 +87,17 @@ impl Driver for ModbusDriver {
 
 impl ModbusDriver {
     async fn run_loop(mut self, mut cx: DriverContext) -> Result<(), DriverError> {
-        let stats: Vec<Arc<DeviceStats>> = self.devices.iter().map(|d| cx.device(&d.name)).collect();
-        let start = Instant::now();
-        let mut slots = Vec::new();
-        let count = self.devices.iter().map(|d| d.groups.len()).sum::<usize>().max(1) as u32;
-        for (di, d) in self.devices.iter().enumerate() {
-            for (gi, g) in d.groups.iter().enumerate() {
-                // Spread first scans over the period, so a hundred devices do not all fire at once.
-                let k = slots.len() as u32;
-                slots.push(Slot { device: di, group: gi, due: start + g.period * k / count });
-            }
-        }
-        let mut backoff = vec![Backoff::default(); self.devices.len()];
-        let mut link_backoff = Backoff::default();
+        self.stats = self.devices.iter().map(|d| cx.device(&d.name)).collect();
+        let slots = self
+            .devices
+            .iter()
+            .enumerate()
+            .flat_map(|(di, d)| d.groups.iter().enumerate().map(move |(gi, g)| ((di, gi), g.period)));
+        let mut schedule = Schedule::new(Instant::now(), slots);
         let mut shutdown = cx.shutdown.clone();
         let mut writes_open = true;
         loop {
-            let Some(next) = slots.iter().enumerate().min_by_key(|(_, s)| s.due).map(|(i, _)| i) else {
+            let Some(due) = schedule.next_due() else {
                 shutdown.triggered().await;
                 return Ok(());
             };
@@ -97,35 +105,32 @@ impl ModbusDriver {
                 biased;
                 _ = shutdown.triggered() => return Ok(()),
                 req = cx.writes.recv(), if writes_open => match req {
-                    Some(req) => self.serve_write(req, &stats).await,
+                    Some(req) => self.serve_write(req).await,
                     None => writes_open = false,
                 },
-                _ = tokio::time::sleep_until(slots[next].due) => {
-                    let slot = &mut slots[next];
-                    let period = self.devices[slot.device].groups[slot.group].period;
-                    // A late scan shifts the schedule instead of bursting to catch up.
-                    slot.due = (slot.due + period).max(Instant::now());
-                    let (di, gi) = (slot.device, slot.group);
+                _ = tokio::time::sleep_until(due) => {
                     let now = Instant::now();
+                    let Some(scan) = schedule.next(now) else { continue };
+                    let (di, gi) = *scan.key;
+                    if scan.skipped > 0 {
+                        self.stats[di].skipped(scan.skipped, self.devices[di].groups[gi].period);
+                    }
                     // While the link or the unit is backed off, its scans still happen on time, as Bad
                     // samples: the historian sees the gap tag by tag, and nobody waits on a dead line.
-                    let skipped = if link_backoff.until.is_some_and(|u| now < u) {
+                    let held = if self.link.holds(now) {
                         Some(Failure::Link)
-                    } else if backoff[di].until.is_some_and(|u| now < u) {
+                    } else if self.units[di].holds(now) {
                         Some(Failure::Timeout)
                     } else {
                         None
                     };
-                    let samples = match skipped {
+                    let samples = match held {
                         Some(why) => {
-                            let group = &self.devices[di].groups[gi];
                             let mut out = Vec::new();
-                            for r in 0..group.reads.len() {
-                                group.fail(r, why, cx.clock.now(), &mut out);
-                            }
+                            self.devices[di].groups[gi].fail_all(why, cx.clock.now(), &mut out);
                             out
                         }
-                        None => self.scan(di, gi, &stats[di], &mut backoff[di], &mut link_backoff, &cx).await,
+                        None => self.scan(di, gi, &cx).await,
                     };
                     tokio::select! {
                         biased;
@@ -141,131 +146,48 @@ impl ModbusDriver {
         }
     }
 
-    /// Reads every planned read of one group; returns the samples (Bad ones for what failed).
-    async fn scan(
-        &mut self,
-        di: usize,
-        gi: usize,
-        stats: &DeviceStats,
-        backoff: &mut Backoff,
-        link_backoff: &mut Backoff,
-        cx: &DriverContext,
-    ) -> Vec<Sample> {
-        let started = Instant::now();
-        let ts = cx.clock.now();
-        let mut out = Vec::new();
-        if !self.conn.is_connected() {
-            let was_down = link_backoff.until.is_some();
-            match self.conn.connect().await {
-                Ok(()) => {
-                    if was_down {
-                        // A link event: every device on the link lost and regained its connection.
-                        for d in &self.devices {
-                            cx.device(&d.name).reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        tracing::info!(link = %self.name, "link connected again");
+    /// Connects if the link is down. A connection regained after a loss is a link event: it counts on
+    /// every device of the link, as does a failure to connect.
+    pub(super) async fn connect(&mut self) -> bool {
+        if self.conn.is_connected() {
+            return true;
+        }
+        match self.conn.connect().await {
+            Ok(()) => {
+                if self.link.is_failing() {
+                    for s in &self.stats {
+                        s.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
-                    *link_backoff = Backoff::default();
+                    tracing::info!(link = %self.name, "link connected again");
                 }
-                Err(e) => {
-                    grow(link_backoff);
-                    let group = &self.devices[di].groups[gi];
-                    for r in 0..group.reads.len() {
-                        group.fail(r, Failure::Link, ts, &mut out);
-                    }
-                    for d in &self.devices {
-                        let s = cx.device(&d.name);
-                        s.scan_failed(ErrorKind::Link, &format!("{e}; retrying in {:?}", link_backoff.wait));
-                    }
-                    return out;
+                self.link.succeeded();
+                true
+            }
+            Err(e) => {
+                let wait = self.link_failed();
+                for s in &self.stats {
+                    s.scan_failed(ErrorKind::Link, &format!("{e}; retrying in {wait:?}"));
                 }
+                false
             }
         }
-        let device = &self.devices[di];
-        let group = &device.groups[gi];
-        let (unit, reads) = (device.unit, group.reads.clone());
-        let mut requests = 0u64;
-        let mut answered = false;
-        let mut timed_out = None;
-        for (r, span) in reads.iter().enumerate() {
-            let req = Request::Read { space: span.space, start: span.start, count: span.count };
-            // A unit that was already failing gets no retries: it must not hold the link.
-            let tries = if backoff.until.is_some() || timed_out.is_some() { 1 } else { self.retries + 1 };
-            let mut outcome = Err(LinkError::Timeout(Duration::ZERO));
-            for _ in 0..tries {
-                let t = Instant::now();
-                outcome = self.conn.request(unit, &req).await;
-                requests += 1;
-                stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                stats.request_latency.observe(t.elapsed());
-                if !matches!(outcome, Err(LinkError::Timeout(_))) {
-                    break;
-                }
-            }
-            let group = &self.devices[di].groups[gi];
-            match outcome {
-                Ok(Ok(answer)) => {
-                    answered = true;
-                    if group.decode(r, &answer, ts, &cx.texts, &mut out) > 0 {
-                        stats.request_failed(
-                            ErrorKind::Decode,
-                            &format!("read {span:?}: values that do not decode"),
-                        );
-                    }
-                }
-                Ok(Err(exception)) => {
-                    answered = true;
-                    group.fail(r, Failure::Exception(exception), ts, &mut out);
-                    stats.request_failed(
-                        ErrorKind::Exception,
-                        &format!(
-                            "{:?} {}..{}: {exception}",
-                            span.space,
-                            span.start,
-                            span.start as u32 + span.count as u32
-                        ),
-                    );
-                }
-                Err(LinkError::Timeout(t)) => {
-                    group.fail(r, Failure::Timeout, ts, &mut out);
-                    timed_out = Some(t);
-                    // A unit that did not answer this read will not answer the next: skip the rest.
-                    for rest in r + 1..reads.len() {
-                        group.fail(rest, Failure::Timeout, ts, &mut out);
-                    }
-                    break;
-                }
-                Err(e) => {
-                    for rest in r..reads.len() {
-                        group.fail(rest, Failure::Link, ts, &mut out);
-                    }
-                    grow(link_backoff);
-                    stats.scan_failed(
-                        ErrorKind::Link,
-                        &format!("{e}; reconnecting in {:?}", link_backoff.wait),
-                    );
-                    return out;
-                }
-            }
-        }
-        stats.requests_per_scan.store(requests, std::sync::atomic::Ordering::Relaxed);
-        match (answered, timed_out) {
-            (_, None) | (true, Some(_)) => {
-                *backoff = Backoff::default();
-                stats.scan_ok(out.len(), started.elapsed());
-            }
-            (false, Some(t)) => {
-                grow(backoff);
-                stats.scan_failed(
-                    ErrorKind::Timeout,
-                    &format!("unit {unit} did not answer within {t:?}; next try in {:?}", backoff.wait),
-                );
-            }
-        }
-        out
     }
 
-    async fn serve_write(&mut self, req: WriteRequest, stats: &[Arc<DeviceStats>]) {
+    /// The link broke: how long until it is tried again.
+    pub(super) fn link_failed(&mut self) -> Duration {
+        self.link.failed(Instant::now(), self.rng.next_u64())
+    }
+
+    /// Late answers count on the device that sent them (the unit in their header).
+    pub(super) fn count_stale(&mut self) {
+        for unit in self.conn.take_stale() {
+            if let Some(di) = self.devices.iter().position(|d| d.unit == unit) {
+                self.stats[di].stale_answer();
+            }
+        }
+    }
+
+    async fn serve_write(&mut self, req: WriteRequest) {
         let found =
             self.devices.iter().enumerate().find_map(|(di, d)| {
                 d.writes.iter().find(|w| w.id == req.tag).map(|w| (di, d.unit, w.clone()))
@@ -279,8 +201,9 @@ impl ModbusDriver {
             Ok(()) => self.write(unit, &target, req.value).await,
             Err(e) => Err(e),
         };
+        self.count_stale();
         if let Err(e) = &outcome {
-            stats[di].request_failed(ErrorKind::Write, &e.to_string());
+            self.stats[di].request_failed(ErrorKind::Write, &e.to_string());
         }
         let _ = req.reply.send(outcome);
     }
@@ -337,9 +260,4 @@ impl ModbusDriver {
             Err(e) => Err(link(e)),
         }
     }
-}
-
-fn grow(b: &mut Backoff) {
-    b.wait = if b.wait.is_zero() { FIRST_BACKOFF } else { (b.wait * 2).min(MAX_BACKOFF) };
-    b.until = Some(Instant::now() + b.wait);
 }

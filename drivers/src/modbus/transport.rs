@@ -43,6 +43,8 @@ pub struct Connection {
     stream: Option<Box<dyn Stream>>,
     transaction: u16,
     rx: Vec<u8>,
+    /// Units whose late answers (to requests that timed out) were dropped since the driver last asked.
+    stale: Vec<u8>,
     /// When the line last carried a byte: RTU frames are told apart by silence (3.5 characters).
     last_traffic: Instant,
 }
@@ -58,6 +60,7 @@ impl Connection {
             stream: None,
             transaction: 0,
             rx: Vec::new(),
+            stale: Vec::new(),
             last_traffic: Instant::now(),
         }
     }
@@ -69,6 +72,11 @@ impl Connection {
 
     pub fn is_connected(&self) -> bool {
         self.stream.is_some()
+    }
+
+    /// The units of the late answers dropped since the last call, one entry per answer.
+    pub fn take_stale(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.stale)
     }
 
     pub fn disconnect(&mut self) {
@@ -122,8 +130,10 @@ impl Connection {
             Err(_) => Err(LinkError::Timeout(self.timeout)),
         };
         match &outcome {
-            // A late answer may still come: TCP drops it by transaction id; RTU frames have none, so
-            // whatever is buffered is thrown away before the next request.
+            // A late answer may still come, maybe half of it is here: TCP keeps it, to drop it whole by
+            // its transaction id (clearing half a frame would put the stream out of step). RTU frames have
+            // no id, so whatever is buffered is thrown away before the next request.
+            Err(LinkError::Timeout(_)) if self.transport == Transport::Tcp => {}
             Err(LinkError::Timeout(_)) => self.rx.clear(),
             Err(_) => self.disconnect(),
             Ok(_) => {}
@@ -190,6 +200,7 @@ impl Connection {
                         if header.transaction != transaction {
                             // The late answer to a request that timed out: skip it.
                             self.rx.drain(..len);
+                            self.stale.push(header.unit);
                             continue;
                         }
                         if header.unit != unit {

@@ -1,11 +1,12 @@
-//! The async shell around [`SimDevice`]: ticks at the scan period, publishes, serves writes, stops.
+//! The async shell around [`SimDevice`]: scans on the shared [`Schedule`], publishes, serves writes, stops.
 
 use protocols::TagId;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::config::SimDeviceConfig;
 use super::device::SimDevice;
 use crate::context::DriverContext;
+use crate::schedule::Schedule;
 use crate::telemetry::{DeviceStats, ErrorKind};
 use crate::write::WriteRequest;
 use crate::{BoxFuture, Driver, DriverError};
@@ -32,12 +33,13 @@ impl SimDriver {
 
     async fn run_loop(mut self, mut cx: DriverContext) -> Result<(), DriverError> {
         let stats = cx.device(&self.name);
-        let mut ticks = tokio::time::interval(self.device.scan_period());
-        // A late scan shifts the schedule instead of bursting to catch up, as a real poller would.
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let period = self.device.scan_period();
+        // One slot: the device. A late scan (the ring held the driver back) skips, as a real poller would.
+        let mut schedule = Schedule::new(Instant::now(), [((), period)]);
         let mut shutdown = cx.shutdown.clone();
         let mut writes_open = true;
         loop {
+            let due = schedule.next_due().unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;
                 _ = shutdown.triggered() => return Ok(()),
@@ -45,8 +47,12 @@ impl SimDriver {
                     Some(req) => self.serve_write(req, &stats),
                     None => writes_open = false,
                 },
-                _ = ticks.tick() => {
+                _ = tokio::time::sleep_until(due) => {
                     let started = Instant::now();
+                    let Some(scan) = schedule.next(started) else { continue };
+                    if scan.skipped > 0 {
+                        stats.skipped(scan.skipped, period);
+                    }
                     let outcome = self.device.scan(cx.clock.now());
                     if outcome.answered {
                         stats.scan_ok(outcome.samples.len(), started.elapsed());

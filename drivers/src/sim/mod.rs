@@ -9,7 +9,7 @@ mod device;
 mod driver;
 mod fopdt;
 mod kind;
-mod rng;
+pub(crate) mod rng;
 mod signal;
 
 pub use config::{Shape, SimDeviceConfig, SimFaultConfig, SimTagConfig, WritableConfig};

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drivers::modbus::ModbusLinkConfig;
-use drivers::{BoxFuture, DeviceStats, DriverContext, DriverError, Publisher, PushOutcome, SampleSink};
+use drivers::testing::TestSink;
+use drivers::{DeviceStats, DriverContext, DriverError, Publisher};
 use drivers::{Shutdown, SystemClock, WriteRequest};
 use protocols::{Sample, TagRegistry, TextPool};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_modbus::server::Service;
@@ -38,8 +40,14 @@ pub struct Plant {
     pub silent: Mutex<HashSet<u8>>,
     /// How long every answer takes.
     pub delay: Mutex<Duration>,
-    /// Holding register ranges (wire, inclusive) whose reads and writes are answered with exception 2.
+    /// Holding register ranges (wire, inclusive) whose reads and writes are refused, as a device refuses
+    /// registers it does not map: any read that covers one of them.
     pub refuse: Mutex<Vec<(u16, u16)>>,
+    /// The exception they get; `None`: 02, illegal data address (some devices answer 03).
+    pub refusal: Mutex<Option<ExceptionCode>>,
+    /// Through a [`LossyNetwork`]: the next answer's MBAP header goes out at once, the rest this much
+    /// later, as when the segment carrying it was lost and resent (one answer, then the knob clears).
+    pub late_tail: Mutex<Option<Duration>>,
 }
 
 impl Plant {
@@ -70,10 +78,9 @@ impl Plant {
         let bits = |map: &HashMap<u16, bool>, a: u16, n: u16| {
             (a..a + n).map(|i| map.get(&i).copied().unwrap_or(false)).collect()
         };
+        let refusal = self.refusal.lock().unwrap().unwrap_or(ExceptionCode::IllegalDataAddress);
         Ok(Some(match req {
-            Request::ReadHoldingRegisters(a, n) if refused(a, n) => {
-                return Err(ExceptionCode::IllegalDataAddress);
-            }
+            Request::ReadHoldingRegisters(a, n) if refused(a, n) => return Err(refusal),
             Request::WriteSingleRegister(a, _) if refused(a, 1) => {
                 return Err(ExceptionCode::IllegalDataAddress);
             }
@@ -181,21 +188,89 @@ impl Drop for DeviceServer {
     }
 }
 
-/// The ring as the driver sees it: takes everything.
-#[derive(Default)]
-pub struct TestSink {
-    pub taken: Mutex<Vec<Sample>>,
+/// A hop between the driver and a [`DeviceServer`] that passes Modbus TCP frames on, and can hold back the
+/// tail of an answer ([`Plant::late_tail`]). Stops on drop.
+pub struct LossyNetwork {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
 }
 
-impl SampleSink for TestSink {
-    fn try_push(&self, batch: &[Sample]) -> PushOutcome {
-        self.taken.lock().unwrap().extend_from_slice(batch);
-        PushOutcome::Accepted(batch.len())
+impl LossyNetwork {
+    pub async fn start(device: &DeviceServer) -> LossyNetwork {
+        let (upstream, plant) = (device.addr, device.plant.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut hops = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(upstream).await else { continue };
+                let (mut client_rx, client_tx) = client.into_split();
+                let (server_rx, mut server_tx) = server.into_split();
+                hops.spawn(async move { tokio::io::copy(&mut client_rx, &mut server_tx).await.map(|_| ()) });
+                hops.spawn(pass_answers(server_rx, client_tx, plant.clone()));
+            }
+        });
+        LossyNetwork { addr, task }
     }
-    fn wait_for_space(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
+}
+
+/// Answers, frame by frame (the MBAP length delimits them), from the device back to the driver.
+async fn pass_answers(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    plant: Arc<Plant>,
+) -> std::io::Result<()> {
+    let mut frame = vec![0u8; 7];
+    loop {
+        from.read_exact(&mut frame[..7]).await?;
+        let len = u16::from_be_bytes([frame[4], frame[5]]) as usize;
+        frame.resize(6 + len, 0);
+        from.read_exact(&mut frame[7..]).await?;
+        let late = plant.late_tail.lock().unwrap().take();
+        let mut sent = 0;
+        if let Some(late) = late {
+            to.write_all(&frame[..7]).await?;
+            sent = 7;
+            tokio::time::sleep(late).await;
+        }
+        to.write_all(&frame[sent..]).await?;
     }
-    fn note_back_pressure(&self) {}
+}
+
+impl Drop for LossyNetwork {
+    fn drop(&mut self) {
+        // The JoinSet of hops drops with the task, which aborts them and closes their sockets.
+        self.task.abort();
+    }
+}
+
+/// What the driver logs while the returned guard lives (this thread only: tokio's test runtime runs the
+/// driver's task on it).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).lines().map(str::to_owned).collect()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One link's driver, running.

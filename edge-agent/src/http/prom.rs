@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use drivers::ErrorKind;
+use drivers::{DeviceStats, ErrorKind};
 
 use super::AgentState;
 use crate::metrics::Exposition;
@@ -15,21 +15,60 @@ pub async fn metrics(State(state): State<Arc<AgentState>>) -> impl IntoResponse 
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], render(&state))
 }
 
+/// The families that are one number per device: name, type, help, and how to read it.
+type PerDevice = (&'static str, &'static str, &'static str, fn(&DeviceStats) -> f64);
+
+const PER_DEVICE: [PerDevice; 9] = [
+    ("edge_device_up", "gauge", "1 if the device answered its last scan, else 0.", |d| {
+        d.is_up() as u8 as f64
+    }),
+    ("edge_device_samples_total", "counter", "Samples acquired from the device, good or bad.", |d| {
+        d.samples.load(Relaxed) as f64
+    }),
+    ("edge_device_scans_total", "counter", "Completed scans (polled devices).", |d| {
+        d.scans.load(Relaxed) as f64
+    }),
+    (
+        "edge_device_scans_skipped_total",
+        "counter",
+        "Scans that fell due but never ran: an earlier scan started more than a period late.",
+        |d| d.scans_skipped.load(Relaxed) as f64,
+    ),
+    ("edge_device_requests_total", "counter", "Requests sent to the device (polled protocols).", |d| {
+        d.requests.load(Relaxed) as f64
+    }),
+    (
+        "edge_device_requests_per_scan",
+        "gauge",
+        "Requests the last scan took (after request planning).",
+        |d| d.requests_per_scan.load(Relaxed) as f64,
+    ),
+    ("edge_device_reconnects_total", "counter", "Connections to the device's link re-established.", |d| {
+        d.reconnects.load(Relaxed) as f64
+    }),
+    (
+        "edge_device_stale_answers_total",
+        "counter",
+        "Answers that came after their request timed out, dropped by transaction id; the link stays up.",
+        |d| d.stale_answers.load(Relaxed) as f64,
+    ),
+    (
+        "edge_device_refusals_learned_total",
+        "counter",
+        "Register ranges (or table boundaries) the device refused to read over, found by splitting a refused read.",
+        |d| d.refusals_learned.load(Relaxed) as f64,
+    ),
+];
+
 pub fn render(state: &AgentState) -> String {
     let g = state.current();
     let mut e = Exposition::new();
 
-    e.family("edge_device_up", "gauge", "1 if the device answered its last scan, else 0.");
-    for d in &g.devices {
-        e.sample("edge_device_up", &[("device", &d.name)], d.is_up() as u8 as f64);
-    }
-    e.family("edge_device_samples_total", "counter", "Samples acquired from the device, good or bad.");
-    for d in &g.devices {
-        e.sample("edge_device_samples_total", &[("device", &d.name)], d.samples.load(Relaxed) as f64);
-    }
-    e.family("edge_device_scans_total", "counter", "Completed scans (polled devices).");
-    for d in &g.devices {
-        e.sample("edge_device_scans_total", &[("device", &d.name)], d.scans.load(Relaxed) as f64);
+    for (name, kind, help, read) in PER_DEVICE {
+        e.family(name, kind, help);
+        for d in &g.devices {
+            e.sample(name, &[("device", &d.name)], read(d));
+        }
     }
     e.family("edge_device_errors_total", "counter", "Device faults by kind.");
     for d in &g.devices {
@@ -48,26 +87,6 @@ pub fn render(state: &AgentState) -> String {
     );
     for d in &g.devices {
         e.histogram("edge_device_scan_duration_seconds", &[("device", &d.name)], &d.scan_latency);
-    }
-    e.family("edge_device_requests_total", "counter", "Requests sent to the device (polled protocols).");
-    for d in &g.devices {
-        e.sample("edge_device_requests_total", &[("device", &d.name)], d.requests.load(Relaxed) as f64);
-    }
-    e.family(
-        "edge_device_requests_per_scan",
-        "gauge",
-        "Requests the last scan took (after request planning).",
-    );
-    for d in &g.devices {
-        e.sample(
-            "edge_device_requests_per_scan",
-            &[("device", &d.name)],
-            d.requests_per_scan.load(Relaxed) as f64,
-        );
-    }
-    e.family("edge_device_reconnects_total", "counter", "Connections to the device's link re-established.");
-    for d in &g.devices {
-        e.sample("edge_device_reconnects_total", &[("device", &d.name)], d.reconnects.load(Relaxed) as f64);
     }
     e.family("edge_device_request_duration_seconds", "histogram", "Round trip of one request.");
     for d in &g.devices {
@@ -225,6 +244,15 @@ high = 0.5
                     .parse()
                     .unwrap();
                 assert!(value >= 1.0, "{line}{value}");
+            }
+            // Counted only when something happens: present, whatever the value.
+            for family in [
+                "edge_device_scans_skipped_total",
+                "edge_device_stale_answers_total",
+                "edge_device_refusals_learned_total",
+            ] {
+                let line = format!("{family}{{device=\"{device}\"}} ");
+                assert!(text.lines().any(|l| l.starts_with(&line)), "no {line} in\n{text}");
             }
             for kind in ErrorKind::ALL {
                 let line =

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::backoff::Backoff;
 use super::sink::{Delivery, Encoded, Sink};
 use super::{UplinkStats, quarantine};
+use drivers::backoff::Backoff;
 
 /// The first retry comes this soon; later ones back off up to `max_retry_wait`.
 const FIRST_RETRY: Duration = Duration::from_millis(200);

@@ -5,10 +5,9 @@
 //! - [`registry`]: the kinds by `type`, and [`UplinkConfig`], which config, summary and runtime use.
 //! - [`task`] starts an uplink; what every kind then shares: the common keys ([`pacing`]), the sending
 //!   loop with its cursor, batching and in-flight window (`sender`), the backlog beside live data
-//!   (`readers`), retries, halving and quarantine (`delivery`, [`backoff`], [`quarantine`]), [`stats`].
+//!   (`readers`), retries, halving and quarantine (`delivery`, `drivers::backoff`, [`quarantine`]), [`stats`].
 //! - one folder per kind, listed in [`registry::KINDS`]: [`influxdb`].
 
-pub mod backoff;
 mod delivery;
 pub mod influxdb;
 pub mod pacing;

@@ -5,7 +5,7 @@
 //! - [`order`]: ABCD/CDAB/BADC/DCBA over 1, 2 and 4 registers ([`ByteOrder`]).
 //! - [`address`]: `"holding:3054"` and `40001`-style addresses to wire addresses ([`Address`], [`Space`]).
 //! - [`pdu`]: requests to bytes and response bytes to data or an [`Exception`] ([`Request`], [`Response`]).
-//! - [`plan`](mod@plan): the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Span`]).
+//! - [`plan`](mod@plan): the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Block`]).
 //! - [`rtu`]: serial framing with CRC-16, a stream decoder for responses, and t3.5 ([`RtuFrame`]).
 //! - [`tcp`]: the MBAP header and a stream decoder for Modbus TCP ([`Mbap`], [`TcpFrame`]).
 
@@ -29,7 +29,7 @@ mod value_tests;
 pub use address::{Address, AddressError, Base, Space};
 pub use order::{ByteOrder, UnknownByteOrder};
 pub use pdu::{EncodeError, Exception, PduError, Request, Response, decode_response};
-pub use plan::{BuffersTooSmall, Limits, Served, Span, TagError, plan};
+pub use plan::{Block, BuffersTooSmall, Cut, Limits, Served, TagError, plan};
 pub use rtu::{RtuError, RtuFrame};
 pub use tcp::{Mbap, MbapError, TcpFrame};
 pub use value::{DataType, TagCodec, UnknownDataType, ValueError};

@@ -1,17 +1,17 @@
 //! The request planner: which reads serve one poll group of a device's tags.
 //!
-//! Each tag is a [`Span`] (space, wire start, register or bit count). Per space, tags sorted by start are
+//! Each tag is a [`Block`] (space, wire start, register or bit count). Per space, tags sorted by start are
 //! swept once: a read opens at the first tag and grows while the next tag keeps the read within the
-//! space's limit, leaves a hole of unwanted registers no larger than `max_gap`, and spans no forbidden
-//! range; otherwise a new read opens at that tag. Overlapping and duplicate tags share registers.
+//! space's limit, leaves a hole of unwanted registers no larger than `max_gap`, covers no forbidden
+//! range and crosses no [`Cut`]; otherwise a new read opens at that tag. Overlapping and duplicate tags share registers.
 //!
 //! # Why the greedy sweep is optimal
 //!
 //! Compare it with any valid plan that cuts the same sorted list into contiguous groups. Whenever the
 //! sweep cuts before tag `c`, tag `c` failed to join because it reaches past the open read's end (a
-//! tag inside the read never changes its span, hole or forbidden test), and that end already covers
+//! tag inside the read never changes its extent, hole, forbidden or cut test), and that end already covers
 //! every earlier tag. So from `c` on, a group that started earlier has the same running end as one
-//! that starts at `c`: the same holes, and a span that only gets shorter. Any valid group of the other
+//! that starts at `c`: the same holes, and a block that only gets shorter. Any valid group of the other
 //! plan that straddles the cut therefore stays valid when trimmed to start at `c`, so by induction after
 //! `k` reads the sweep has served at least as many tags as the other plan has after `k` groups
 //! ("greedy stays ahead"), and it never needs more reads. `plan_tests.rs` checks this against brute force.
@@ -22,35 +22,58 @@ use core::fmt;
 
 use super::address::Space;
 
-/// A run of consecutive registers (or bits) in one space: a tag, a read or a forbidden range.
+/// A run of consecutive registers (or bits) in one space: a tag, a read (a "block read") or a forbidden
+/// range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Span {
+pub struct Block {
     pub space: Space,
     pub start: u16,
     pub count: u16,
 }
 
-impl Span {
+impl Block {
     pub const fn new(space: Space, start: u16, count: u16) -> Self {
-        Span { space, start, count }
+        Block { space, start, count }
     }
 
-    /// One past the last address; `u32` because a span may end exactly at 65536.
+    /// One past the last address; `u32` because a block may end exactly at 65536.
     pub fn end(&self) -> u32 {
         u32::from(self.start) + u32::from(self.count)
     }
 
     /// Shares at least one address with `other` in the same space.
-    pub fn overlaps(&self, other: &Span) -> bool {
+    pub fn overlaps(&self, other: &Block) -> bool {
         self.space == other.space
             && u32::from(self.start) < other.end()
             && u32::from(other.start) < self.end()
     }
 }
 
-impl fmt::Display for Span {
+impl fmt::Display for Block {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}..{} (wire)", self.space, self.start, self.end())
+    }
+}
+
+/// A boundary no read may cross: no read covers both `at - 1` and `at`. Devices whose register tables
+/// meet there refuse such a read even with no unmapped register in it; a tag that crosses it alone is
+/// still read (the device answers it, or it is refused as any tag can be).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cut {
+    pub space: Space,
+    pub at: u16,
+}
+
+impl Cut {
+    /// `block` covers both sides of the boundary.
+    pub fn crossed_by(&self, block: &Block) -> bool {
+        self.space == block.space && block.start < self.at && u32::from(self.at) < block.end()
+    }
+}
+
+impl fmt::Display for Cut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}|{} (wire)", self.space, self.at.wrapping_sub(1), self.at)
     }
 }
 
@@ -64,13 +87,15 @@ pub struct Limits<'f> {
     /// Largest hole of unwanted addresses worth reading over to save a request.
     pub max_gap: u16,
     /// Ranges that must never be read (unmapped registers that answer with exception 2, say).
-    pub forbidden: &'f [Span],
+    pub forbidden: &'f [Block],
+    /// Boundaries no read crosses.
+    pub cuts: &'f [Cut],
 }
 
 impl Default for Limits<'_> {
     /// The spec's limits and no gaps: reading over an unmapped hole can fail the whole read.
     fn default() -> Self {
-        Limits { max_registers: 125, max_bits: 2000, max_gap: 0, forbidden: &[] }
+        Limits { max_registers: 125, max_bits: 2000, max_gap: 0, forbidden: &[], cuts: &[] }
     }
 }
 
@@ -81,8 +106,8 @@ impl Limits<'_> {
         configured.min(space.max_read())
     }
 
-    fn forbidden_in(&self, span: &Span) -> Option<Span> {
-        self.forbidden.iter().copied().find(|f| f.count > 0 && f.overlaps(span))
+    fn forbidden_in(&self, block: &Block) -> Option<Block> {
+        self.forbidden.iter().copied().find(|f| f.count > 0 && f.overlaps(block))
     }
 }
 
@@ -103,7 +128,7 @@ pub enum TagError {
     /// The tag alone is longer than one read may be.
     TooLong { max: u16 },
     /// The tag covers addresses the device must not be asked for.
-    Forbidden { range: Span },
+    Forbidden { range: Block },
 }
 
 impl fmt::Display for TagError {
@@ -143,10 +168,10 @@ impl core::error::Error for BuffersTooSmall {}
 /// buffers need `tags.len()` entries (one read per tag is the worst case). Reads come out sorted by space,
 /// then address.
 pub fn plan(
-    tags: &[Span],
+    tags: &[Block],
     limits: &Limits<'_>,
     order: &mut [usize],
-    reads: &mut [Span],
+    reads: &mut [Block],
     served: &mut [Result<Served, TagError>],
 ) -> Result<usize, BuffersTooSmall> {
     let n = tags.len();
@@ -168,7 +193,7 @@ pub fn plan(
     order.sort_unstable_by_key(|&i| (tags[i].space, tags[i].start, core::cmp::Reverse(tags[i].count), i));
 
     let mut n_reads = 0;
-    let mut open: Option<Span> = None;
+    let mut open: Option<Block> = None;
     for &i in order.iter() {
         let tag = tags[i];
         let joined = open.and_then(|read| extend(read, &tag, limits));
@@ -193,7 +218,7 @@ pub fn plan(
 }
 
 /// A tag that can be read on its own.
-fn check(tag: &Span, limits: &Limits<'_>) -> Result<Served, TagError> {
+fn check(tag: &Block, limits: &Limits<'_>) -> Result<Served, TagError> {
     if tag.count == 0 {
         return Err(TagError::Empty);
     }
@@ -211,7 +236,7 @@ fn check(tag: &Span, limits: &Limits<'_>) -> Result<Served, TagError> {
 }
 
 /// `read` grown to cover `tag` (which starts at or after it), if that keeps it within the limits.
-fn extend(read: Span, tag: &Span, limits: &Limits<'_>) -> Option<Span> {
+fn extend(read: Block, tag: &Block, limits: &Limits<'_>) -> Option<Block> {
     if tag.space != read.space {
         return None;
     }
@@ -224,8 +249,8 @@ fn extend(read: Span, tag: &Span, limits: &Limits<'_>) -> Option<Span> {
     if count > limits.max_read(read.space) {
         return None;
     }
-    let grown = Span { count, ..read };
-    if limits.forbidden_in(&grown).is_some() {
+    let grown = Block { count, ..read };
+    if limits.forbidden_in(&grown).is_some() || limits.cuts.iter().any(|c| c.crossed_by(&grown)) {
         return None;
     }
     Some(grown)
@@ -233,9 +258,9 @@ fn extend(read: Span, tag: &Span, limits: &Limits<'_>) -> Option<Span> {
 
 /// [`plan`] with buffers it allocates: the reads, and where each tag is found.
 #[cfg(feature = "std")]
-pub fn plan_vec(tags: &[Span], limits: &Limits<'_>) -> (Vec<Span>, Vec<Result<Served, TagError>>) {
+pub fn plan_vec(tags: &[Block], limits: &Limits<'_>) -> (Vec<Block>, Vec<Result<Served, TagError>>) {
     let mut order = vec![0; tags.len()];
-    let mut reads = vec![Span::new(Space::HoldingRegister, 0, 0); tags.len()];
+    let mut reads = vec![Block::new(Space::HoldingRegister, 0, 0); tags.len()];
     let mut served = vec![Err(TagError::Empty); tags.len()];
     let n = plan(tags, limits, &mut order, &mut reads, &mut served).unwrap_or(0);
     reads.truncate(n);

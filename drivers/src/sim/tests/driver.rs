@@ -120,6 +120,21 @@ async fn a_fault_window_publishes_bad_timeout_samples_and_counts_timeouts() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_ring_that_holds_the_driver_back_skips_the_scans_it_missed_and_counts_them() {
+    let full_until = Some(tokio::time::Instant::now() + Duration::from_millis(3_500));
+    let r = start(&kiln(), TestSink { full_until, ..TestSink::default() });
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    let stamps: Vec<Timestamp> =
+        r.sink.taken.lock().unwrap().iter().filter(|s| s.tag == TagId(0)).map(|s| s.ts).collect();
+    // The scan at 0 s waits 3.5 s to be taken. Of the scans due at 1, 2 and 3 s one runs, late, at 3.5 s
+    // and two are skipped (no burst to catch up); then the schedule keeps its whole seconds.
+    assert_eq!(stamps, [0.0, 3.5, 4.0, 5.0, 6.0].map(at_s));
+    assert_eq!(r.stats.scans_skipped.load(std::sync::atomic::Ordering::Relaxed), 2);
+    r.stop.send(true).unwrap();
+    assert!(r.task.await.unwrap().is_ok());
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_closed_ring_ends_the_driver_with_an_error() {
     let r = start(&kiln(), TestSink { closed: true, ..TestSink::default() });
     let result = tokio::time::timeout(Duration::from_secs(1), r.task).await.expect("ends at once");
