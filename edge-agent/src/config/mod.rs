@@ -23,6 +23,7 @@ use toml::de::{DeTable, DeValue};
 
 pub use drivers::diag::{ConfigErrors, Diagnostic};
 pub use outputs::{HistorianApi, UplinkConfig};
+pub(crate) use check::name_problem;
 
 use crate::engine::EngineConfig;
 use crate::engine::registry::{ENGINES, engine_kind};
