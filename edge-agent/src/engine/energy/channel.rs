@@ -108,7 +108,8 @@ impl ChannelState {
         self.last = Some((ts, v));
         let dt = ts - t0;
         let long = dt > src.max_gap;
-        let spread_flags = if long { ESTIMATED } else { 0 };
+        // Shared out over grains with no reading between them: their split is an estimate, the sum is not.
+        let spread_flags = if long && ts > self.open.1 { ESTIMATED } else { 0 };
         match &src.kind {
             Kind::Register(r) => match r.step(v0, v, dt) {
                 Step::Counted(q) | Step::Rolled(q) => {

@@ -16,6 +16,8 @@ pub struct EnergyConfig {
     pub meters: Vec<MeterToml>,
     /// Where the section starts, for problems about it as a whole.
     pub at: Range<usize>,
+    /// Every meter could be read: otherwise "no meter" or "not a meter" would only echo that error.
+    pub complete: bool,
 }
 
 /// `[energy]` without its meters.

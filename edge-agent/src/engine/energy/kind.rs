@@ -35,6 +35,7 @@ impl EngineKind for EnergyKind {
         // The meters are read one by one, so one bad meter does not hide the next.
         let mut rest = DeTable::new();
         let mut meters = Vec::new();
+        let before = errors.len();
         for (key, v) in table {
             if key.get_ref().as_ref() == "meter" {
                 meters = items::<MeterToml>("energy.meter", v, errors);
@@ -42,10 +43,11 @@ impl EngineKind for EnergyKind {
                 rest.insert(key, v);
             }
         }
+        let complete = errors.len() == before;
         let Some(site) = section::<SiteToml>(Spanned::new(at.clone(), DeValue::Table(rest)), errors) else {
             return Vec::new();
         };
-        vec![Arc::new(EnergyConfig { site, meters, at })]
+        vec![Arc::new(EnergyConfig { site, meters, at, complete })]
     }
 }
 
