@@ -11,7 +11,8 @@ use protocols::{Sample, TagId, Timestamp, Value};
 const METERS: usize = 1000;
 
 fn config(energy: bool) -> edge_agent::config::Config {
-    let tags: Vec<String> = (0..METERS).map(|i| format!("{{ name = \"m{i}.kwh\", shape = \"counter\" }}")).collect();
+    let tags: Vec<String> =
+        (0..METERS).map(|i| format!("{{ name = \"m{i}.kwh\", shape = \"counter\" }}")).collect();
     let mut text = format!("[[sim.device]]\nname = \"meters\"\ntags = [{}]\n", tags.join(", "));
     if energy {
         text.push_str(
@@ -42,7 +43,9 @@ fn engines(energy: bool) -> Vec<Box<dyn Engine>> {
 fn second(s: i64) -> Vec<Sample> {
     let ts = 1_736_121_600_000_000_000 + s * 1_000_000_000;
     (0..METERS)
-        .map(|i| Sample::good(TagId(i as u32), Timestamp(ts + i as i64), Value::UInt(((s * 10) % 65536) as u64)))
+        .map(|i| {
+            Sample::good(TagId(i as u32), Timestamp(ts + i as i64), Value::UInt(((s * 10) % 65536) as u64))
+        })
         .collect()
 }
 

@@ -21,9 +21,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub(crate) use check::name_problem;
 pub use drivers::diag::{ConfigErrors, Diagnostic};
 pub use outputs::{HistorianApi, UplinkConfig};
-pub(crate) use check::name_problem;
 
 use crate::engine::EngineConfig;
 use crate::engine::registry::{ENGINES, engine_kind};

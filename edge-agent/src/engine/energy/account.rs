@@ -67,7 +67,12 @@ impl Ids {
 
     pub fn put(&self, out: &mut Emitter, slot: usize, ts: i64, value: f64, flags: u8) {
         if let Some(Some(tag)) = self.0.get(slot) {
-            out.sample(Sample { tag: *tag, ts: Timestamp(ts), value: Value::Float(value), quality: quality(flags) });
+            out.sample(Sample {
+                tag: *tag,
+                ts: Timestamp(ts),
+                value: Value::Float(value),
+                quality: quality(flags),
+            });
         }
     }
 }

@@ -27,7 +27,10 @@ pub fn problems(cfg: &EnergyConfig) -> Vec<Problem> {
     let mut out = Vec::new();
     site(cfg, &mut out);
     if cfg.meters.is_empty() && cfg.complete {
-        out.push((cfg.at.clone(), "energy: no meter; add a `[[energy.meter]]` with a `name` and an `energy` register".into()));
+        out.push((
+            cfg.at.clone(),
+            "energy: no meter; add a `[[energy.meter]]` with a `name` and an `energy` register".into(),
+        ));
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for m in &cfg.meters {
@@ -35,7 +38,10 @@ pub fn problems(cfg: &EnergyConfig) -> Vec<Problem> {
             out.push((m.name.span(), why));
         }
         if seen.insert(m.name(), 0).is_some() {
-            out.push((m.name.span(), format!("energy meter {:?} is declared twice; meter names are unique", m.name())));
+            out.push((
+                m.name.span(),
+                format!("energy meter {:?} is declared twice; meter names are unique", m.name()),
+            ));
         }
         meter(m, &mut out);
     }
@@ -59,7 +65,10 @@ fn site(cfg: &EnergyConfig, out: &mut Vec<Problem>) {
     if let Some(i) = &s.interval
         && !divides_hour(i.get_ref().get())
     {
-        out.push((i.span(), format!("energy: interval {} does not divide an hour; use {STEPS}", i.get_ref())));
+        out.push((
+            i.span(),
+            format!("energy: interval {} does not divide an hour; use {STEPS}", i.get_ref()),
+        ));
     }
     if let Some(d) = &s.billing_day
         && !(1..=31).contains(d.get_ref())
@@ -70,11 +79,16 @@ fn site(cfg: &EnergyConfig, out: &mut Vec<Problem>) {
         tariff(t, grain(cfg), out);
     }
     if let Some(c) = &s.carbon {
-        for (key, v) in [("grid_factor", &c.grid_factor), ("gas_ncv", &c.gas_ncv), ("gas_factor", &c.gas_factor)] {
+        for (key, v) in
+            [("grid_factor", &c.grid_factor), ("gas_ncv", &c.gas_ncv), ("gas_factor", &c.gas_factor)]
+        {
             if let Some(v) = v
                 && !(v.get_ref().is_finite() && *v.get_ref() >= 0.0)
             {
-                out.push((v.span(), format!("energy.carbon: `{key}` is {}; write a factor of 0 or more", v.get_ref())));
+                out.push((
+                    v.span(),
+                    format!("energy.carbon: `{key}` is {}; write a factor of 0 or more", v.get_ref()),
+                ));
             }
         }
     }
@@ -84,19 +98,33 @@ fn tariff(t: &TariffToml, grain: i64, out: &mut Vec<Problem>) {
     let prices = t.prices.get_ref();
     let names: Vec<&str> = prices.keys().map(String::as_str).collect();
     if prices.is_empty() {
-        out.push((t.prices.span(), "energy.tariff: `prices` is empty; write e.g. prices = { peak = 1.2, flat = 0.7, valley = 0.3 }".into()));
+        out.push((
+            t.prices.span(),
+            "energy.tariff: `prices` is empty; write e.g. prices = { peak = 1.2, flat = 0.7, valley = 0.3 }"
+                .into(),
+        ));
     }
     for (name, price) in prices {
         if let Some(why) = name_problem("tariff period name", name) {
             out.push((t.prices.span(), why));
         }
         if !price.is_finite() {
-            out.push((t.prices.span(), format!("energy.tariff: price of {name:?} is {price}; write a number")));
+            out.push((
+                t.prices.span(),
+                format!("energy.tariff: price of {name:?} is {price}; write a number"),
+            ));
         }
     }
     let known = |p: &Spanned<String>, out: &mut Vec<Problem>| {
         if !prices.contains_key(p.get_ref()) {
-            out.push((p.span(), format!("energy.tariff: period {:?} has no price; use one of {}, or add it to `prices`", p.get_ref(), names.join(", "))));
+            out.push((
+                p.span(),
+                format!(
+                    "energy.tariff: period {:?} has no price; use one of {}, or add it to `prices`",
+                    p.get_ref(),
+                    names.join(", ")
+                ),
+            ));
         }
     };
     known(&t.default, out);
@@ -117,7 +145,10 @@ fn tariff(t: &TariffToml, grain: i64, out: &mut Vec<Problem>) {
         if let Some(months) = &rule.months
             && let Some(m) = months.get_ref().iter().find(|m| !(1..=12).contains(*m))
         {
-            out.push((months.span(), format!("energy.tariff: month {m} does not exist; write months 1 to 12")));
+            out.push((
+                months.span(),
+                format!("energy.tariff: month {m} does not exist; write months 1 to 12"),
+            ));
         }
     }
 }
@@ -130,13 +161,25 @@ fn meter(m: &MeterToml, out: &mut Vec<Problem>) {
         .filter(|(_, v)| v.is_some())
         .map(|(k, _)| *k)
         .collect();
-    let mut push = |span: Range<usize>, what: String| out.push((span, format!("energy meter {name:?}: {what}")));
+    let mut push =
+        |span: Range<usize>, what: String| out.push((span, format!("energy meter {name:?}: {what}")));
     if inputs.len() > 1 {
-        push(at.clone(), format!("reads both `{}`; give one of `energy` (a register), `power` or `volume`", inputs.join("` and `")));
+        push(
+            at.clone(),
+            format!(
+                "reads both `{}`; give one of `energy` (a register), `power` or `volume`",
+                inputs.join("` and `")
+            ),
+        );
     }
     match m.medium() {
-        Medium::Electricity if m.volume.is_some() => push(at.clone(), "`volume` is for fuel meters; add medium = \"natural_gas\", or read `energy`".into()),
-        Medium::NaturalGas if m.energy.is_some() || m.power.is_some() => push(at.clone(), "a natural_gas meter reads `volume` (m³), not `energy` or `power`".into()),
+        Medium::Electricity if m.volume.is_some() => push(
+            at.clone(),
+            "`volume` is for fuel meters; add medium = \"natural_gas\", or read `energy`".into(),
+        ),
+        Medium::NaturalGas if m.energy.is_some() || m.power.is_some() => {
+            push(at.clone(), "a natural_gas meter reads `volume` (m³), not `energy` or `power`".into())
+        }
         _ => {}
     }
     let register = m.energy.is_some() || m.volume.is_some();
@@ -145,7 +188,10 @@ fn meter(m: &MeterToml, out: &mut Vec<Problem>) {
             if !(v.get_ref().is_finite() && *v.get_ref() > 0.0) {
                 push(v.span(), format!("`{key}` is {}; write a positive number", v.get_ref()));
             } else if key != "max_rate" && !register {
-                push(v.span(), format!("`{key}` is for a register; this meter reads no `energy` or `volume`"));
+                push(
+                    v.span(),
+                    format!("`{key}` is for a register; this meter reads no `energy` or `volume`"),
+                );
             }
         }
     }
@@ -166,9 +212,21 @@ fn meter(m: &MeterToml, out: &mut Vec<Problem>) {
         if m.medium() != Medium::Electricity {
             push(d.span(), "demand is for electricity meters".into());
         } else if !divides_hour(period) || !divides_hour(slip) {
-            push(d.span(), format!("demand period and slip must divide an hour; use {STEPS} (China: period = \"15m\", slip = \"1m\")"));
+            push(
+                d.span(),
+                format!(
+                    "demand period and slip must divide an hour; use {STEPS} (China: period = \"15m\", slip = \"1m\")"
+                ),
+            );
         } else if period.as_secs() % slip.as_secs() != 0 {
-            push(d.span(), format!("demand slip {} does not divide the period {}; a window moves by whole slips", Span(slip), Span(period)));
+            push(
+                d.span(),
+                format!(
+                    "demand slip {} does not divide the period {}; a window moves by whole slips",
+                    Span(slip),
+                    Span(period)
+                ),
+            );
         }
     }
 }

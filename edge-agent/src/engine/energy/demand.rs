@@ -45,7 +45,14 @@ impl Demand {
 impl DemandState {
     /// A grain ending at `end`; `slip_boundary` when a window ends there. A window is reported only once
     /// it is full: the first after a fresh start would understate the demand.
-    pub fn grain(&mut self, d: &Demand, end: i64, amount: i64, flags: u8, slip_boundary: bool) -> Option<Window> {
+    pub fn grain(
+        &mut self,
+        d: &Demand,
+        end: i64,
+        amount: i64,
+        flags: u8,
+        slip_boundary: bool,
+    ) -> Option<Window> {
         self.recent.push_back((amount, flags));
         while self.recent.len() > d.grains {
             self.recent.pop_front();

@@ -69,9 +69,14 @@ impl EnergyEngine {
         let ids = plan.nodes.iter().map(|n| Ids::new(n, tag_id)).collect();
         let site_ids = super::tags::SITE_TAGS.iter().map(|t| plan.factors.and(tag_id(t))).collect();
         let metered = plan.nodes.iter().map(|n| n.input.is_some()).collect();
-        let owner = (0..plan.channels.len()).map(|c| plan.nodes.iter().position(|n| n.input == Some(c))).collect();
+        let owner =
+            (0..plan.channels.len()).map(|c| plan.nodes.iter().position(|n| n.input == Some(c))).collect();
         let periods = plan.tariff.as_ref().map_or(0, |t| t.periods.len());
-        let nodes = plan.nodes.iter().map(|_| NodeState { periods: vec![0; periods], ..NodeState::default() }).collect();
+        let nodes = plan
+            .nodes
+            .iter()
+            .map(|_| NodeState { periods: vec![0; periods], ..NodeState::default() })
+            .collect();
         EnergyEngine {
             channels: vec![ChannelState::default(); plan.channels.len()],
             plan,
@@ -122,7 +127,8 @@ impl EnergyEngine {
         while self.ready == self.channels.len()
             && let Some((start, end)) = self.pending
         {
-            let grains: Vec<Grain> = self.channels.iter_mut().map(|c| c.closed.pop_front().unwrap_or_default()).collect();
+            let grains: Vec<Grain> =
+                self.channels.iter_mut().map(|c| c.closed.pop_front().unwrap_or_default()).collect();
             self.grain(start, end, &grains, out);
             self.pending = Some((end, self.plan.calendar.next(end, self.plan.grain)));
             self.recount();
@@ -157,7 +163,9 @@ impl EnergyEngine {
                         f.cost = (g.amount as f64 * price).round() as i64;
                         f.scope2 = self.plan.factors.map_or(0, |k| emissions(g.amount, k.grid));
                     }
-                    Medium::NaturalGas => f.scope1 = self.plan.factors.map_or(0, |k| emissions(g.amount, k.gas_per_m3)),
+                    Medium::NaturalGas => {
+                        f.scope1 = self.plan.factors.map_or(0, |k| emissions(g.amount, k.gas_per_m3))
+                    }
                 }
             }
             if let Some(c) = node.output {
@@ -300,7 +308,13 @@ impl EnergyEngine {
         State {
             pending: self.pending,
             channels: self.channels.iter().enumerate().map(|(i, c)| (key(i), c.clone())).collect(),
-            nodes: self.plan.nodes.iter().zip(&self.nodes).map(|(p, n)| (p.name.clone(), n.clone())).collect(),
+            nodes: self
+                .plan
+                .nodes
+                .iter()
+                .zip(&self.nodes)
+                .map(|(p, n)| (p.name.clone(), n.clone()))
+                .collect(),
             site: self.site,
         }
     }

@@ -86,7 +86,12 @@ impl EngineConfig for EnergyConfig {
         for m in &self.meters {
             let role = format!("energy meter {:?} reads", m.name());
             out.extend(m.input().map(|t| TagRef { tag: t, role: role.clone() }));
-            out.extend(m.output.as_ref().map(|t| TagRef { tag: t, role: format!("energy meter {:?} counts output on", m.name()) }));
+            out.extend(
+                m.output.as_ref().map(|t| TagRef {
+                    tag: t,
+                    role: format!("energy meter {:?} counts output on", m.name()),
+                }),
+            );
         }
         out
     }
@@ -114,7 +119,8 @@ impl EngineConfig for EnergyConfig {
         let mut parts = vec![format!("{} meter(s), {groups} group(s)", self.meters.len() - groups)];
         parts.push(format!("interval {}", drivers::units::Span(self.site.interval())));
         if let Some(t) = &self.site.tariff {
-            parts.push(format!("tariff {}", t.prices.get_ref().keys().cloned().collect::<Vec<_>>().join("/")));
+            parts
+                .push(format!("tariff {}", t.prices.get_ref().keys().cloned().collect::<Vec<_>>().join("/")));
         }
         if self.site.carbon.is_some() {
             parts.push("carbon".into());

@@ -31,9 +31,9 @@ mod kind;
 mod plan;
 mod tags;
 mod tariff;
-mod view;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use calendar::Calendar;
 pub use carbon::{GAS_FACTOR, GAS_NCV, GRID_FACTOR};

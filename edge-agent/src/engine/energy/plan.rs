@@ -87,7 +87,8 @@ impl Plan {
         let grain = grain(cfg);
         let tariff = cfg.site.tariff.as_ref().map(Tariff::new);
         let factors = cfg.site.carbon.as_ref().map(Factors::new);
-        let tree = Tree::new(&parents(&cfg.meters)).map_err(|i| format!("meter {} is in a loop of parents", cfg.meters[i].name()))?;
+        let tree = Tree::new(&parents(&cfg.meters))
+            .map_err(|i| format!("meter {} is in a loop of parents", cfg.meters[i].name()))?;
         let mut channels = Vec::new();
         let mut nodes = Vec::new();
         for (i, m) in cfg.meters.iter().enumerate() {
@@ -101,7 +102,9 @@ impl Plan {
                 channels.len() - 1
             };
             let input = match (&m.energy, &m.power, &m.volume) {
-                (Some(t), _, _) | (_, _, Some(t)) => Some(channel("input", t.get_ref(), Kind::Register(register(m)))),
+                (Some(t), _, _) | (_, _, Some(t)) => {
+                    Some(channel("input", t.get_ref(), Kind::Register(register(m))))
+                }
                 (_, Some(t), _) => Some(channel("input", t.get_ref(), Kind::Power(m.ratio()))),
                 _ => None,
             };

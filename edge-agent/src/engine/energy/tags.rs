@@ -30,7 +30,8 @@ pub enum Slot {
 pub const FIXED: usize = Slot::CycleDemandMax as usize + 1;
 
 /// What the site reports: emissions of the whole site (its top-level meters and groups).
-pub const SITE_TAGS: [&str; 4] = ["carbon.scope1.day", "carbon.scope2.day", "carbon.scope1.month", "carbon.scope2.month"];
+pub const SITE_TAGS: [&str; 4] =
+    ["carbon.scope1.day", "carbon.scope2.day", "carbon.scope1.month", "carbon.scope2.month"];
 
 /// Everything that shapes a node's tags.
 pub struct Shape<'a> {
@@ -70,7 +71,9 @@ pub fn node_tags(m: &MeterToml, shape: &Shape<'_>) -> Vec<(usize, String)> {
     let mut out: Vec<(usize, String)> =
         list.into_iter().filter(|(_, on, _)| *on).map(|(s, _, n)| (s as usize, n)).collect();
     if priced && let Some(periods) = shape.periods {
-        out.extend(periods.iter().enumerate().map(|(p, period)| (FIXED + p, format!("{name}.cycle.{q}.{period}"))));
+        out.extend(
+            periods.iter().enumerate().map(|(p, period)| (FIXED + p, format!("{name}.cycle.{q}.{period}"))),
+        );
     }
     out
 }

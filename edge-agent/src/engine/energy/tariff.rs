@@ -17,7 +17,10 @@ struct Rule {
 impl Rule {
     fn covers(&self, month: i8, minute: u16) -> bool {
         self.months & (1 << month) != 0
-            && self.ranges.iter().any(|&(a, b)| if a < b { (a..b).contains(&minute) } else { minute >= a || minute < b })
+            && self
+                .ranges
+                .iter()
+                .any(|&(a, b)| if a < b { (a..b).contains(&minute) } else { minute >= a || minute < b })
     }
 }
 
@@ -42,7 +45,9 @@ pub fn parse_range(text: &str) -> Result<(u16, u16), String> {
     let (a, b) = text.split_once('-').ok_or_else(bad)?;
     let (a, b) = (minute(a).ok_or_else(bad)?, minute(b).ok_or_else(bad)?);
     if a == b || (a == 1440) {
-        return Err(format!("hours {text:?} is empty; a range ends after it starts (\"00:00-24:00\" is the whole day)"));
+        return Err(format!(
+            "hours {text:?} is empty; a range ends after it starts (\"00:00-24:00\" is the whole day)"
+        ));
     }
     Ok((a, b % 1440))
 }
@@ -60,7 +65,9 @@ impl Tariff {
                 let period = index(r.period.get_ref())?;
                 let ranges = r.hours.iter().filter_map(|h| parse_range(h.get_ref()).ok()).collect();
                 let months = match &r.months {
-                    Some(m) => m.get_ref().iter().filter(|m| (1..=12).contains(*m)).fold(0, |acc, m| acc | 1 << m),
+                    Some(m) => {
+                        m.get_ref().iter().filter(|m| (1..=12).contains(*m)).fold(0, |acc, m| acc | 1 << m)
+                    }
                     None => 0b1_1111_1111_1110,
                 };
                 Some(Rule { period, ranges, months })

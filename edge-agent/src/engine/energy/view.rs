@@ -28,8 +28,12 @@ pub fn view(e: &EnergyEngine) -> Value {
                 "quality": quality(n.cycle.flags).label(),
             });
             if let Some(t) = &plan.tariff {
-                let periods: serde_json::Map<String, Value> =
-                    t.periods.iter().zip(&n.periods).map(|(name, q)| (name.clone(), json!(units(*q)))).collect();
+                let periods: serde_json::Map<String, Value> = t
+                    .periods
+                    .iter()
+                    .zip(&n.periods)
+                    .map(|(name, q)| (name.clone(), json!(units(*q))))
+                    .collect();
                 cycle["periods"] = Value::Object(periods);
             }
             if let (Some(d), Some((sum, at, _))) = (&p.demand, n.demand.max) {

@@ -54,7 +54,13 @@ impl EngineSet {
                     w.push(index);
                 }
             }
-            set.slots.push(Slot { name: cfg.name(), kind: cfg.kind(), engine, tick: cfg.tick(), next_tick: None });
+            set.slots.push(Slot {
+                name: cfg.name(),
+                kind: cfg.kind(),
+                engine,
+                tick: cfg.tick(),
+                next_tick: None,
+            });
         }
         set
     }

@@ -9,7 +9,9 @@ const SHANGHAI: &str = "[energy]\ntimezone = \"Asia/Shanghai\"\ninterval = \"15m
 fn meter(extra: &str) -> Site {
     Site::new(
         &["一号车间.总表.kwh"],
-        &format!("{SHANGHAI}[[energy.meter]]\nname = \"一号车间.总表\"\nenergy = \"一号车间.总表.kwh\"\n{extra}"),
+        &format!(
+            "{SHANGHAI}[[energy.meter]]\nname = \"一号车间.总表\"\nenergy = \"一号车间.总表.kwh\"\n{extra}"
+        ),
     )
 }
 
@@ -55,7 +57,10 @@ fn a_wrap_from_mid_range_is_a_reset_not_a_rollover() {
 fn a_replacement_meter_reading_higher_is_caught_by_max_rate() {
     // A 1 MW feeder; the new meter installed at 10:10 starts at 250 000 kWh.
     let mut site = meter("max_rate = 1000");
-    minutes(&mut site, |m| if m < 10 { 1_000.0 + 10.0 * m as f64 } else { 250_000.0 + 10.0 * (m - 10) as f64 });
+    minutes(
+        &mut site,
+        |m| if m < 10 { 1_000.0 + 10.0 * m as f64 } else { 250_000.0 + 10.0 * (m - 10) as f64 },
+    );
     assert_eq!(site.values("一号车间.总表.energy"), [140.0, 150.0]);
     assert_eq!(site.series("一号车间.总表.energy")[0].2, Quality::Uncertain(Reason::OutOfRange));
 }
@@ -90,7 +95,9 @@ fn a_counter_gap_keeps_the_total_and_marks_the_intervals_estimated() {
 fn power(max_gap: &str) -> Site {
     Site::new(
         &["line2.kw"],
-        &format!("{SHANGHAI}[[energy.meter]]\nname = \"line2\"\npower = \"line2.kw\"\nmax_gap = \"{max_gap}\"\n"),
+        &format!(
+            "{SHANGHAI}[[energy.meter]]\nname = \"line2\"\npower = \"line2.kw\"\nmax_gap = \"{max_gap}\"\n"
+        ),
     )
 }
 
@@ -114,7 +121,10 @@ fn power_is_never_integrated_across_a_gap_longer_than_max_gap() {
         .read("line2.kw", "2025-01-06 10:15:00", 60.0)
         .read("line2.kw", "2025-01-06 10:15:20", 60.0)
         .read("line2.kw", "2025-01-06 10:30:00", 60.0);
-    assert_eq!(site.value_at("line2.energy", "2025-01-06 10:15:00"), (0.0, Quality::Uncertain(Reason::Stale)));
+    assert_eq!(
+        site.value_at("line2.energy", "2025-01-06 10:15:00"),
+        (0.0, Quality::Uncertain(Reason::Stale))
+    );
     assert!(site.events().iter().any(|e| e.contains("not integrated")), "{:?}", site.events());
 }
 

@@ -44,7 +44,8 @@ fn sliding_demand_of_the_example_is_400_kw() {
     let max = series.iter().map(|s| s.1).fold(0.0, f64::max);
     assert!((max - 400.0).abs() < 1e-3, "{max}");
     // The first window holding only 400 kW minutes is 00:10-00:25.
-    let first_max = site.series("incomer.demand_max").into_iter().rfind(|s| (s.1 - 400.0).abs() < 1e-3).unwrap();
+    let first_max =
+        site.series("incomer.demand_max").into_iter().rfind(|s| (s.1 - 400.0).abs() < 1e-3).unwrap();
     assert_eq!(first_max.0, "2025-01-06 00:25:00");
     assert_eq!(site.values("incomer.demand_max").len(), 11, "each new maximum once: 00:15 to 00:25");
 }

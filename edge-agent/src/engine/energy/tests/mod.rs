@@ -24,7 +24,8 @@ pub struct Site {
 }
 
 pub fn config(tags: &[&str], energy: &str) -> Result<Config, String> {
-    let list: Vec<String> = tags.iter().map(|t| format!("{{ name = \"{t}\", shape = \"constant\" }}")).collect();
+    let list: Vec<String> =
+        tags.iter().map(|t| format!("{{ name = \"{t}\", shape = \"constant\" }}")).collect();
     let text = format!("[[sim.device]]\nname = \"plant\"\ntags = [{}]\n\n{energy}", list.join(", "));
     parse(&text, "t.toml", &|_| None).map_err(|e| e.to_string())
 }
@@ -45,7 +46,8 @@ impl Site {
     }
 
     pub fn label(&self, ts: Timestamp) -> String {
-        let z = jiff::Timestamp::from_nanosecond(i128::from(ts.0)).unwrap().to_zoned_datetime(self.tz.clone());
+        let z =
+            jiff::Timestamp::from_nanosecond(i128::from(ts.0)).unwrap().to_zoned_datetime(self.tz.clone());
         z.strftime("%Y-%m-%d %H:%M:%S").to_string()
     }
 
@@ -76,7 +78,12 @@ impl Site {
     pub fn series(&self, tag: &str) -> Vec<(String, f64, Quality)> {
         let id = self.registry.id(tag).unwrap_or_else(|| panic!("no tag {tag}"));
         let value = |v: Value| v.as_f64().unwrap();
-        self.out.samples.iter().filter(|s| s.tag == id).map(|s| (self.label(s.ts), value(s.value), s.quality)).collect()
+        self.out
+            .samples
+            .iter()
+            .filter(|s| s.tag == id)
+            .map(|s| (self.label(s.ts), value(s.value), s.quality))
+            .collect()
     }
 
     /// The values alone, rounded to 1e-6 (the engine keeps millionths).

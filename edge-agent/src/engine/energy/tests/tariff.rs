@@ -66,7 +66,11 @@ fn a_billing_cycle_closes_with_energy_per_period_and_cost() {
     assert_eq!(s.value_at("总表.cycle.energy", "2025-02-01 00:00:00").0, 1_440.0);
     // valley 23-07 (8 h), peak 08-11 and 18-23 (8 h), flat the rest (8 h); no critical in January.
     for (period, kwh) in [("valley", 480.0), ("peak", 480.0), ("flat", 480.0), ("critical", 0.0)] {
-        assert_eq!(s.value_at(&format!("总表.cycle.energy.{period}"), "2025-02-01 00:00:00").0, kwh, "{period}");
+        assert_eq!(
+            s.value_at(&format!("总表.cycle.energy.{period}"), "2025-02-01 00:00:00").0,
+            kwh,
+            "{period}"
+        );
     }
     let cost = s.value_at("总表.cycle.cost", "2025-02-01 00:00:00").0;
     assert!((cost - 480.0 * (0.3 + 1.0 + 0.6)).abs() < 1e-6, "{cost}");
@@ -105,7 +109,10 @@ fn days_are_local_days_across_dst() {
         assert_eq!(s.value_at("总表.day.energy", day_end).0, kwh, "the day ending {day_end}");
         let ends = s.series("总表.energy").iter().filter(|i| i.0.starts_with(day)).count();
         assert_eq!(ends, intervals, "{day}: intervals end at 00:00 .. 23:45 of the local day");
-        assert!(s.series("总表.energy").iter().all(|i| (i.1 - 15.0).abs() < 1e-9), "every interval is 15 min");
+        assert!(
+            s.series("总表.energy").iter().all(|i| (i.1 - 15.0).abs() < 1e-9),
+            "every interval is 15 min"
+        );
     }
 }
 
