@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use agent::{Agent, Scratch, eventually};
+use agent::{Agent, Scratch, eventually, next_random};
 use edge_agent::store::{LogReader, Store, StoreConfig};
 
 const NS: i64 = 1_000_000_000;
@@ -80,10 +80,7 @@ fn energy_totals_survive_repeated_kill_9_without_double_counting() {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..12 {
         let mut agent = Agent::start(&config);
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        std::thread::sleep(Duration::from_millis(700 + rng % 1800));
+        std::thread::sleep(Duration::from_millis(700 + next_random(&mut rng) % 1800));
         agent.child.kill().unwrap();
         agent.child.wait().unwrap();
     }

@@ -65,6 +65,13 @@ impl Ids {
         Ids(ids)
     }
 
+    /// Quantity, cost and CO2 of a closed interval, day or cycle, at the given slots.
+    fn books(&self, out: &mut Emitter, [q, cost, co2]: [Slot; 3], end: i64, f: &Flow) {
+        self.put(out, q as usize, end, units(f.q), f.flags);
+        self.put(out, cost as usize, end, units(f.cost), f.flags);
+        self.put(out, co2 as usize, end, units(f.scope1 + f.scope2), f.flags);
+    }
+
     pub fn put(&self, out: &mut Emitter, slot: usize, ts: i64, value: f64, flags: u8) {
         if let Some(Some(tag)) = self.0.get(slot) {
             out.sample(Sample {
@@ -95,17 +102,13 @@ impl NodeState {
     pub fn close(&mut self, ids: &Ids, end: i64, ends: Ends, out: &mut Emitter) {
         if ends.interval {
             let f = std::mem::take(&mut self.interval);
-            ids.put(out, Slot::Q as usize, end, units(f.q), f.flags);
+            ids.books(out, [Slot::Q, Slot::Cost, Slot::Co2], end, &f);
             ids.put(out, Slot::Total as usize, end, units(self.total), f.flags);
             ids.put(out, Slot::Loss as usize, end, units(f.loss()), f.flags | f.child_flags);
-            ids.put(out, Slot::Cost as usize, end, units(f.cost), f.flags);
-            ids.put(out, Slot::Co2 as usize, end, units(f.scope1 + f.scope2), f.flags);
         }
         if ends.day {
             let f = std::mem::take(&mut self.day);
-            ids.put(out, Slot::DayQ as usize, end, units(f.q), f.flags);
-            ids.put(out, Slot::DayCost as usize, end, units(f.cost), f.flags);
-            ids.put(out, Slot::DayCo2 as usize, end, units(f.scope1 + f.scope2), f.flags);
+            ids.books(out, [Slot::DayQ, Slot::DayCost, Slot::DayCo2], end, &f);
             ids.put(out, Slot::DayOutput as usize, end, units(f.output), 0);
             if f.output > 0 {
                 let per = |x: i64| x as f64 / f.output as f64;
@@ -115,9 +118,7 @@ impl NodeState {
         }
         if ends.cycle {
             let f = std::mem::take(&mut self.cycle);
-            ids.put(out, Slot::CycleQ as usize, end, units(f.q), f.flags);
-            ids.put(out, Slot::CycleCost as usize, end, units(f.cost), f.flags);
-            ids.put(out, Slot::CycleCo2 as usize, end, units(f.scope1 + f.scope2), f.flags);
+            ids.books(out, [Slot::CycleQ, Slot::CycleCost, Slot::CycleCo2], end, &f);
             for (p, q) in self.periods.iter_mut().enumerate() {
                 ids.put(out, FIXED + p, end, units(std::mem::take(q)), f.flags);
             }
