@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use agent::{Agent, Scratch, eventually};
+use agent::{Agent, Scratch, eventually, next_random};
 use edge_agent::store::{LogReader, Store, StoreConfig};
 use historians::{InfluxDb1, VictoriaMetrics};
 use protocols::Value;
@@ -198,10 +198,7 @@ fn twenty_kill_9s_lose_only_what_had_not_reached_the_store() {
         }
         let start = now_ms();
         let mut agent = Agent::start(&config);
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        std::thread::sleep(Duration::from_millis(300 + rng % 1200));
+        std::thread::sleep(Duration::from_millis(300 + next_random(&mut rng) % 1200));
         agent.child.kill().unwrap();
         agent.child.wait().unwrap();
         let killed = now_ms();

@@ -180,6 +180,14 @@ impl Drop for Agent {
     }
 }
 
+/// The next number of a xorshift sequence: kill moments that differ run to run, the same each test run.
+pub fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// Polls `f` until it returns true or `within` passes.
 pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub(crate) use check::name_problem;
 pub use drivers::diag::{ConfigErrors, Diagnostic};
 
 pub use crate::uplink::UplinkConfig;

@@ -6,6 +6,7 @@
 //! and the runtime iterate [`registry::ENGINES`]. `docs/adding-an-engine.md` is the recipe.
 
 pub mod alarm;
+pub mod energy;
 pub mod registry;
 
 use std::fmt::Debug;
@@ -77,6 +78,11 @@ pub trait Engine: Send {
     /// Takes back what [`save`](Engine::save) returned, before the first sample.
     fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
         Ok(())
+    }
+    /// What the local API shows of this engine (`GET /<section>`), when it changed since last asked. The
+    /// host keeps the latest behind a lock, so the engine itself stays free of locks and cheap to ask.
+    fn view(&mut self) -> Option<serde_json::Value> {
+        None
     }
 }
 

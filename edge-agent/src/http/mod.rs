@@ -93,12 +93,30 @@ impl HttpServer {
 }
 
 fn router(state: Arc<AgentState>) -> Router {
-    let guarded = Router::new()
+    let mut guarded = Router::new()
         .route("/metrics", get(prom::metrics))
         .route("/tags", get(tags::list))
-        .route("/tags/{name}", get(tags::one).put(tags::write))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route("/tags/{name}", get(tags::one).put(tags::write));
+    // Each engine kind's views at its section's name: `GET /energy`.
+    for kind in crate::engine::registry::ENGINES {
+        let section = kind.section();
+        guarded = guarded.route(
+            &format!("/{section}"),
+            get(move |State(state): State<Arc<AgentState>>| async move { engine_views(&state, section) }),
+        );
+    }
+    let guarded = guarded.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new().route("/healthz", get(health::healthz)).merge(guarded).with_state(state)
+}
+
+/// The views of the engines of one kind, by engine name; 404 when none of them publishes one.
+fn engine_views(state: &AgentState, section: &str) -> Response {
+    let views = state.current().engines.views.of_kind(section);
+    if views.is_empty() {
+        let text = format!("no `{section}` engine has published its state yet (or none is configured)\n");
+        return (StatusCode::NOT_FOUND, text).into_response();
+    }
+    axum::Json(views).into_response()
 }
 
 /// With `api.token_file` set, everything but /healthz needs `Authorization: Bearer <token>`.

@@ -10,8 +10,9 @@ pub mod lossless;
 pub mod lossy;
 mod set;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::supervise::{Component, supervise};
 
@@ -37,6 +38,32 @@ pub struct EngineStats {
     pub writes_failed: AtomicU64,
     /// Samples the lossy host skipped, kept after its ring reader is gone.
     pub lossy_skipped: AtomicU64,
+    /// The latest view of each engine that publishes one, for `GET /<section>`.
+    pub views: EngineViews,
+}
+
+/// Engine views by engine name, with the kind that made each: written by the hosts after each step,
+/// read by the HTTP listener. A poisoned lock only means a writer panicked mid-update of a map of
+/// whole values, so readers take it as it is.
+#[derive(Debug, Default)]
+pub struct EngineViews(Mutex<BTreeMap<String, (&'static str, serde_json::Value)>>);
+
+impl EngineViews {
+    pub fn publish(&self, views: Vec<(&'static str, String, serde_json::Value)>) {
+        if views.is_empty() {
+            return;
+        }
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (kind, name, view) in views {
+            map.insert(name, (kind, view));
+        }
+    }
+
+    /// The views of every engine of `kind`, by engine name.
+    pub fn of_kind(&self, kind: &str) -> BTreeMap<String, serde_json::Value> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().filter(|(_, (k, _))| *k == kind).map(|(n, (_, v))| (n.clone(), v.clone())).collect()
+    }
 }
 
 /// Logs an engine event: alarms are what operators look for in the journal.
@@ -63,6 +90,7 @@ impl Outlet {
             log_event(&e);
         }
         out.writes.clear();
+        self.stats.views.publish(set.take_views());
         for (engine, intent) in set.take_writes() {
             self.stats.writes.fetch_add(1, Ordering::Relaxed);
             let name = set.tag_name(intent.tag).to_owned();

@@ -10,6 +10,7 @@ use crate::engine::{Emitter, Engine, EngineInput, WriteIntent};
 
 struct Slot {
     name: String,
+    kind: &'static str,
     engine: Box<dyn Engine>,
     tick: Duration,
     /// When `on_tick` is next due; `None` until the first tick sets the phase.
@@ -53,7 +54,13 @@ impl EngineSet {
                     w.push(index);
                 }
             }
-            set.slots.push(Slot { name: cfg.name(), engine, tick: cfg.tick(), next_tick: None });
+            set.slots.push(Slot {
+                name: cfg.name(),
+                kind: cfg.kind(),
+                engine,
+                tick: cfg.tick(),
+                next_tick: None,
+            });
         }
         set
     }
@@ -132,6 +139,19 @@ impl EngineSet {
 
     pub fn take_writes(&mut self) -> Vec<(usize, WriteIntent)> {
         std::mem::take(&mut self.writes)
+    }
+
+    /// The views that changed since last asked, as (kind, engine name, view).
+    pub fn take_views(&mut self) -> Vec<(&'static str, String, serde_json::Value)> {
+        let mut views = Vec::new();
+        for slot in &mut self.slots {
+            let mut view = None;
+            guarded(&slot.name, || view = slot.engine.view());
+            if let Some(v) = view {
+                views.push((slot.kind, slot.name.clone(), v));
+            }
+        }
+        views
     }
 
     /// Each engine's saved state, by engine name.
