@@ -19,6 +19,9 @@ pub struct ConfigErrors {
     line_starts: Vec<usize>,
     text: String,
     diagnostics: Vec<Diagnostic>,
+    /// Names written in items that could not be read: a reference to one is not reported again as
+    /// unknown, since the item's own error already says what is wrong.
+    unreadable: std::collections::HashSet<String>,
 }
 
 impl ConfigErrors {
@@ -30,6 +33,7 @@ impl ConfigErrors {
             line_starts,
             text: text.to_owned(),
             diagnostics: Vec::new(),
+            unreadable: Default::default(),
         }
     }
 
@@ -42,6 +46,16 @@ impl ConfigErrors {
 
     pub fn push(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic { span, message: message.into() });
+    }
+
+    /// Notes a name from an item that could not be read.
+    pub fn note_unreadable(&mut self, name: &str) {
+        self.unreadable.insert(name.to_owned());
+    }
+
+    /// Whether `name` was written in an item that could not be read.
+    pub fn is_unreadable(&self, name: &str) -> bool {
+        self.unreadable.contains(name)
     }
 
     pub fn len(&self) -> usize {

@@ -13,10 +13,110 @@ use crate::diag::ConfigErrors;
 /// A problem found in one item, at a byte span of the file.
 pub type Problem = (Range<usize>, String);
 
-/// One table read into its config struct; its errors come back located.
+/// One table read into its config struct; its errors come back located. When it cannot be read, every
+/// `name = ".."` in it is noted, so references to those names are not reported a second time.
 pub fn section<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Option<T> {
     let span = value.span();
-    T::deserialize(ValueDeserializer::from(value)).map_err(|e| push_de(errors, e, span)).ok()
+    let copy = value.clone();
+    match T::deserialize(ValueDeserializer::from(value)) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            push_de(errors, e, span);
+            note_names(&copy, errors);
+            None
+        }
+    }
+}
+
+fn note_names(value: &Spanned<DeValue<'_>>, errors: &mut ConfigErrors) {
+    match value.get_ref() {
+        DeValue::Table(table) => {
+            for (key, v) in table.iter() {
+                match (key.get_ref().as_ref(), v.get_ref()) {
+                    ("name", DeValue::String(name)) => errors.note_unreadable(name),
+                    _ => note_names(v, errors),
+                }
+            }
+        }
+        DeValue::Array(items) => items.iter().for_each(|v| note_names(v, errors)),
+        _ => {}
+    }
+}
+
+/// Takes the list under `key` out of an item's table, so the item is read without it and each entry of
+/// the list on its own: one bad entry then costs only itself, and every bad entry is reported.
+pub fn take_list<'a>(item: &mut Spanned<DeValue<'a>>, key: &str) -> Option<Spanned<DeValue<'a>>> {
+    let DeValue::Table(table) = item.get_mut() else { return None };
+    let mut taken = None;
+    let rest = std::mem::take(table)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            if k.get_ref().as_ref() == key && taken.is_none() {
+                taken = Some(v);
+                None
+            } else {
+                Some((k, v))
+            }
+        })
+        .collect();
+    *table = rest;
+    taken
+}
+
+/// Each entry of a list read on its own into `T`; the bad ones are reported and left out.
+pub fn each<T: DeserializeOwned>(list: Spanned<DeValue<'_>>, key: &str, errors: &mut ConfigErrors) -> Vec<T> {
+    let span = list.span();
+    match list.into_inner() {
+        DeValue::Array(entries) => entries.into_iter().filter_map(|e| section::<T>(e, errors)).collect(),
+        _ => {
+            errors.push(Some(span), format!("`{key}` is a list: write `{key} = [ {{ .. }}, {{ .. }} ]`"));
+            Vec::new()
+        }
+    }
+}
+
+/// The entries of a list, each still unread.
+pub fn each_raw<'a>(
+    list: Spanned<DeValue<'a>>,
+    key: &str,
+    errors: &mut ConfigErrors,
+) -> Vec<Spanned<DeValue<'a>>> {
+    let span = list.span();
+    match list.into_inner() {
+        DeValue::Array(entries) => entries.into_iter().collect(),
+        _ => {
+            errors.push(Some(span), format!("`{key}` is a list: write each entry as `[[..{key}]]`"));
+            Vec::new()
+        }
+    }
+}
+
+/// An item with a list of entries (a device and its tags): the item and each entry read on their own,
+/// `attach` putting the good entries in the item. A missing list is an error at the item.
+pub fn with_list<T: DeserializeOwned, E: DeserializeOwned>(
+    mut item: Spanned<DeValue<'_>>,
+    key: &str,
+    errors: &mut ConfigErrors,
+    attach: impl FnOnce(&mut T, Vec<E>),
+) -> Option<T> {
+    let span = item.span();
+    let list = take_list(&mut item, key);
+    let read = section::<T>(item, errors);
+    let Some(list) = list else {
+        if read.is_some() {
+            errors.push(Some(span), format!("missing field `{key}`"));
+        }
+        return None;
+    };
+    if read.is_none() {
+        // The entries are read for their own errors, but they belong to nothing: their names are not
+        // declared, and references to them must not be reported as well.
+        note_names(&list, errors);
+    }
+    let entries = each::<E>(list, key, errors);
+    let mut read = read?;
+    attach(&mut read, entries);
+    Some(read)
 }
 
 /// A `[[name]]` array read item by item, so every bad item is reported.
@@ -33,6 +133,42 @@ pub fn items<T: DeserializeOwned>(
             Vec::new()
         }
     }
+}
+
+/// The `[[section.item]]` entries of a section that holds only that list, each still unread.
+pub fn sub_item_values<'a>(
+    value: Spanned<DeValue<'a>>,
+    section: &str,
+    item: &str,
+    errors: &mut ConfigErrors,
+) -> Vec<Spanned<DeValue<'a>>> {
+    let span = value.span();
+    let DeValue::Table(table) = value.into_inner() else {
+        errors.push(
+            Some(span),
+            format!("`{section}` holds a list: write each entry as `[[{section}.{item}]]`"),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in table {
+        if key.get_ref().as_ref() != item {
+            errors.push(
+                Some(key.span()),
+                format!("unknown key `{section}.{}`; expected `[[{section}.{item}]]`", key.get_ref()),
+            );
+            continue;
+        }
+        let span = value.span();
+        match value.into_inner() {
+            DeValue::Array(list) => out = list.into_iter().collect(),
+            _ => errors.push(
+                Some(span),
+                format!("`{section}.{item}` is a list: write each entry as `[[{section}.{item}]]`"),
+            ),
+        }
+    }
+    out
 }
 
 /// The `[[section.item]]` entries of a section that holds only that list.

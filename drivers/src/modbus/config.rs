@@ -67,7 +67,8 @@ pub struct ModbusLinkConfig {
     /// Retries of a request that timed out, before the scan gives the tags Bad(timeout).
     #[serde(default = "one")]
     pub retries: u32,
-    #[serde(rename = "device")]
+    /// Read device by device and tag by tag, so every bad one is reported (see `kind.rs`).
+    #[serde(rename = "device", default)]
     pub devices: Vec<ModbusDeviceConfig>,
 }
 
@@ -113,6 +114,7 @@ pub struct ModbusDeviceConfig {
     /// Named poll groups with their own rates; a tag without `group` is read every `scan`.
     #[serde(default)]
     pub poll_groups: BTreeMap<String, Span>,
+    #[serde(default)]
     pub tags: Vec<ModbusTagConfig>,
 }
 

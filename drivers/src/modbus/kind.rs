@@ -5,11 +5,11 @@ use std::sync::Arc;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::ModbusLinkConfig;
+use super::{ModbusDeviceConfig, ModbusLinkConfig};
 use crate::Driver;
 use crate::diag::ConfigErrors;
 use crate::kind::{BuildContext, DeclaredDevice, DeclaredTag, DriverKind, LinkConfig};
-use crate::sections::{Problem, sub_items};
+use crate::sections::{Problem, each_raw, section, sub_item_values, take_list, with_list};
 
 pub struct ModbusKind;
 
@@ -19,10 +19,25 @@ impl DriverKind for ModbusKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn LinkConfig>> {
-        sub_items::<ModbusLinkConfig>(value, "modbus", "link", errors)
-            .into_iter()
-            .map(|l| Arc::new(l) as Arc<dyn LinkConfig>)
-            .collect()
+        let mut links = Vec::new();
+        for mut item in sub_item_values(value, "modbus", "link", errors) {
+            let devices = take_list(&mut item, "device");
+            let link = section::<ModbusLinkConfig>(item, errors);
+            let devices: Vec<ModbusDeviceConfig> = match devices {
+                Some(list) => each_raw(list, "device", errors)
+                    .into_iter()
+                    .filter_map(|d| {
+                        with_list(d, "tags", errors, |d: &mut ModbusDeviceConfig, tags| d.tags = tags)
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            if let Some(mut link) = link {
+                link.devices = devices;
+                links.push(Arc::new(link) as Arc<dyn LinkConfig>);
+            }
+        }
+        links
     }
 }
 

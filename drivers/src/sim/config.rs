@@ -31,6 +31,8 @@ pub struct SimDeviceConfig {
     /// Make the device misbehave on a schedule, to see Bad samples and health change without hardware.
     #[serde(default)]
     pub fault: Option<SimFaultConfig>,
+    /// Read entry by entry, so every bad tag is reported (see `kind.rs`).
+    #[serde(default)]
     pub tags: Vec<SimTagConfig>,
 }
 

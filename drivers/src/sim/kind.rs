@@ -9,7 +9,7 @@ use super::SimDeviceConfig;
 use crate::Driver;
 use crate::diag::ConfigErrors;
 use crate::kind::{BuildContext, DeclaredDevice, DeclaredTag, DriverKind, LinkConfig};
-use crate::sections::{Problem, sub_items};
+use crate::sections::{Problem, sub_item_values, with_list};
 
 pub struct SimKind;
 
@@ -19,8 +19,9 @@ impl DriverKind for SimKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn LinkConfig>> {
-        sub_items::<SimDeviceConfig>(value, "sim", "device", errors)
+        sub_item_values(value, "sim", "device", errors)
             .into_iter()
+            .filter_map(|d| with_list(d, "tags", errors, |d: &mut SimDeviceConfig, tags| d.tags = tags))
             .map(|d| Arc::new(d) as Arc<dyn LinkConfig>)
             .collect()
     }

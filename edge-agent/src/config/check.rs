@@ -84,12 +84,11 @@ pub fn api(raw: ApiToml, errors: &mut ConfigErrors) -> ApiConfig {
 }
 
 /// Checks links and engines together and interns every tag: declared ones in order, then derived ones.
-/// With `complete` false (some device could not be read), unknown-tag errors are left out: they would
-/// only echo the error already reported.
+/// A reference to a name written in an item that could not be read is not reported: it would only echo
+/// that item's own error.
 pub fn plant(
     links: &[Arc<dyn LinkConfig>],
     engines: &[Arc<dyn EngineConfig>],
-    complete: bool,
     errors: &mut ConfigErrors,
 ) -> TagTable {
     let mut table = TagTable::default();
@@ -173,7 +172,7 @@ pub fn plant(
     for engine in engines {
         for r in engine.reads() {
             let tag = r.tag.get_ref();
-            if complete && table.registry.id(tag).is_none() {
+            if table.registry.id(tag).is_none() && !errors.is_unreadable(tag) {
                 let hint = closest(tag, &known)
                     .map(|c| format!("did you mean {c:?}?"))
                     .unwrap_or_else(|| "declare it under a device's `tags`".into());
@@ -194,7 +193,7 @@ pub fn plant(
                         w.role
                     ),
                 ),
-                None if complete => {
+                None if !errors.is_unreadable(tag) => {
                     errors.push(Some(w.tag.span()), format!("{} tag {tag:?}, which no device declares", w.role))
                 }
                 None => {}

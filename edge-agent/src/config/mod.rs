@@ -172,7 +172,6 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     let mut engines = Vec::new();
     let mut store = None;
     let mut uplinks = Vec::new();
-    let mut devices_read = true;
     for (key, value) in root {
         let name = key.get_ref().as_ref();
         match name {
@@ -188,9 +187,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             "uplink" => uplinks = crate::uplink::parse_section(value, &mut errors),
             _ => {
                 if let Some(kind) = driver_kind(name) {
-                    let before = errors.len();
                     links.extend(kind.parse(value, &mut errors));
-                    devices_read &= errors.len() == before;
                 } else if let Some(kind) = engine_kind(name) {
                     engines.extend(kind.parse(value, &mut errors));
                 } else {
@@ -205,8 +202,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     let agent = agent.unwrap_or_default();
     check::agent(&agent, &mut errors);
     let api = api.map(|a| check::api(a, &mut errors)).unwrap_or_default();
-    // A device that failed to read would make every reference to its tags look dangling: skip those.
-    let tags = check::plant(&links, &engines, devices_read, &mut errors);
+    let tags = check::plant(&links, &engines, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -149,10 +149,65 @@ fn every_error_of_a_file_is_reported_together() {
         .replace("tag = \"kiln.temp\"", "tag = \"nowhere\"")
         + "\n[[alarm]]\ntag = \"kiln.valve\"\n";
     let err = parse(&text, "t.toml", &no_env).unwrap_err();
-    // The bad shape, the unknown key, and the second alarm's missing limit; the alarm on "nowhere" is not
-    // reported while a device could not be read (it would echo that error).
-    assert_eq!(err.len(), 3, "{err}");
-    assert!(err.to_string().ends_with("3 errors; nothing was changed\n"), "{err}");
+    // The unknown key, the bad shape, the alarm on a tag nobody declares (reported although a tag of the
+    // device could not be read: it is another name), and the second alarm's missing limit.
+    assert_eq!(err.len(), 4, "{err}");
+    assert!(err.to_string().ends_with("4 errors; nothing was changed\n"), "{err}");
+}
+
+/// Three bad tags in one device are three errors, each at its place; the good tags are still declared,
+/// and a reference to a bad tag is not reported twice.
+#[test]
+fn every_bad_tag_of_a_device_is_reported_and_the_good_ones_kept() {
+    let sim = r#"
+[[sim.device]]
+name = "锅炉一号"
+tags = [
+  { name = "锅炉一号.温度", shape = "sine" },
+  { name = "锅炉一号.压力", shape = "sinus" },
+  { name = "锅炉一号.流量", shape = "ramp", colour = "red" },
+  { name = "锅炉一号.液位", shape = "noise", amplitude = "high" },
+]
+[[alarm]]
+tag = "锅炉一号.温度"
+high = 90.0
+[[alarm]]
+tag = "锅炉一号.压力"
+high = 1.6
+"#;
+    let got = errors_of(sim);
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(got[0].starts_with("6:31: unknown variant `sinus`"), "{}", got[0]);
+    assert!(got[1].starts_with("7:39: unknown field `colour`"), "{}", got[1]);
+    assert!(got[2].starts_with("8:52: invalid type: string \"high\""), "{}", got[2]);
+
+    let modbus = r#"
+[[modbus.link]]
+name = "plc"
+address = "10.0.0.5:502"
+[[modbus.link.device]]
+name = "m3"
+unit = 1
+tags = [
+  { name = "m3.kw", address = "holding:3054", type = "f32" },
+  { name = "m3.kwh", address = "holding:3204", tpye = "u32" },
+  { name = "m3.pf", address = "holding:3100", scale = "x" },
+]
+[[modbus.link.device]]
+name = "m4"
+unit = 2
+colour = "blue"
+tags = [{ name = "m4.kw", address = "holding:1", kind = "f32" }]
+[[alarm]]
+tag = "m4.kw"
+high = 1.0
+"#;
+    let got = errors_of(modbus);
+    assert_eq!(got.len(), 4, "{got:#?}");
+    assert!(got[0].starts_with("10:48: unknown field `tpye`"), "{}", got[0]);
+    assert!(got[1].starts_with("11:55: invalid type: string \"x\""), "{}", got[1]);
+    assert!(got[2].starts_with("16:1: unknown field `colour`"), "{}", got[2]);
+    assert!(got[3].starts_with("17:50: unknown field `kind`"), "{}", got[3]);
 }
 
 #[test]
