@@ -21,7 +21,7 @@ pub struct ConfigErrors {
     diagnostics: Vec<Diagnostic>,
     /// Names written in items that could not be read: a reference to one is not reported again as
     /// unknown, since the item's own error already says what is wrong.
-    unreadable: std::collections::HashSet<String>,
+    unreadable: Box<std::collections::HashSet<String>>,
 }
 
 impl ConfigErrors {
