@@ -21,7 +21,7 @@ pub struct ConfigErrors {
     diagnostics: Vec<Diagnostic>,
     /// Names written in items that could not be read: a reference to one is not reported again as
     /// unknown, since the item's own error already says what is wrong.
-    unreadable: Box<std::collections::HashSet<String>>,
+    unreadable: Vec<String>,
 }
 
 impl ConfigErrors {
@@ -50,12 +50,14 @@ impl ConfigErrors {
 
     /// Notes a name from an item that could not be read.
     pub fn note_unreadable(&mut self, name: &str) {
-        self.unreadable.insert(name.to_owned());
+        if !self.is_unreadable(name) {
+            self.unreadable.push(name.to_owned());
+        }
     }
 
     /// Whether `name` was written in an item that could not be read.
     pub fn is_unreadable(&self, name: &str) -> bool {
-        self.unreadable.contains(name)
+        self.unreadable.iter().any(|n| n == name)
     }
 
     pub fn len(&self) -> usize {
