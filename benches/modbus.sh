@@ -2,13 +2,15 @@
 # Modbus at plant scale: 100 devices x 100 tags, each device on its own TCP link, scanned every second,
 # served by pymodbus (hil-tests/modbus_sim.py) on this machine. Prints the agent's CPU and RSS, requests
 # per scan against one request per tag, and the mean planned-scan latency on loopback.
-#   benches/modbus.sh          DEVICES=100 SECS=30  (needs hil-tests/.venv: run hil-tests/run.sh once)
+#   benches/modbus.sh          DEVICES=100 SECS=30 U16=50 (needs hil-tests/.venv: run hil-tests/run.sh once)
+# U16=0 reads the 50 f32 values alone (100 registers a device); BIN=path runs that binary instead of
+# building this checkout's (to compare two builds on the same machine, one after the other).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-devices=${DEVICES:-100}; secs=${SECS:-30}
+devices=${DEVICES:-100}; secs=${SECS:-30}; u16=${U16:-50}
 python=${EDGE_TEST_PYTHON:-hil-tests/.venv/bin/python}
-cargo build --release -q -p edge-agent --bin edge-agent
-bin=$PWD/target/release/edge-agent
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p edge-agent --bin edge-agent; fi
+bin=${BIN:-$PWD/target/release/edge-agent}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
@@ -30,7 +32,7 @@ until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))"
     printf '\n[[modbus.link]]\nname = "link%03d"\naddress = "127.0.0.1:%s"\n' "$d" "$port"
     printf '[[modbus.link.device]]\nname = "dev%03d"\nunit = %d\nscan = "1s"\ntags = [\n' "$d" "$d"
     for i in $(seq 0 49); do printf '  { name = "dev%03d.kw%02d", address = "holding:%d", type = "f32", order = "CDAB" },\n' "$d" "$i" $((2 * i)); done
-    for i in $(seq 0 49); do printf '  { name = "dev%03d.st%02d", address = "holding:%d" },\n' "$d" "$i" $((100 + i)); done
+    for i in $(seq 1 "$u16"); do printf '  { name = "dev%03d.st%02d", address = "holding:%d" },\n' "$d" "$i" $((99 + i)); done
     printf ']\n'
   done
 } > "$work/agent.toml"
@@ -46,7 +48,7 @@ sleep "$secs"
 c1=$(cpu_ticks $agent); t1=$(date +%s.%N); r1=$(metric edge_device_requests_total); n1=$(metric edge_device_scans_total)
 s1=$(metric edge_device_scan_duration_seconds_sum); k1=$(metric edge_device_scan_duration_seconds_count)
 hz=$(getconf CLK_TCK)
-echo "devices: $devices x 100 tags, 1 s scan; devices up: $(metric edge_device_up)"
+echo "devices: $devices x $((50 + u16)) tags, 1 s scan; devices up: $(metric edge_device_up)"
 echo "agent CPU: $(echo "scale=2; 100 * ($c1 - $c0) / $hz / ($t1 - $t0)" | bc)% of one core; RSS $(awk '/VmRSS/ {print $2/1024}' /proc/$agent/status) MiB"
 echo "requests per scan: $(echo "scale=2; ($r1 - $r0) / ($n1 - $n0)" | bc) (one request per tag would be 100)"
 echo "planned scan latency on loopback (mean): $(echo "scale=3; 1000 * ($s1 - $s0) / ($k1 - $k0)" | bc) ms"
