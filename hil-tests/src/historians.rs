@@ -281,6 +281,18 @@ bind-address = "127.0.0.1:{rpc}"
         format!("http://{}", self.addr)
     }
 
+    /// An outage: the server is gone, its port refuses connections.
+    pub fn stop(&mut self) {
+        self.process.terminate();
+    }
+
+    /// Back from the outage on the same port, with the data it had.
+    pub fn restart(&mut self) {
+        let file = self.process.dir.path().join("influxdb.conf");
+        self.process.respawn("/usr/bin/influxd", &["-config".to_owned(), file.display().to_string()]);
+        self.process.wait_ready(self.addr, "/ping", 204);
+    }
+
     /// Runs InfluxQL against [`Self::DB`]; panics on an HTTP or statement error.
     pub fn query(&self, q: &str) -> serde_json::Value {
         let path = path_with("/query", &[("db", Self::DB), ("q", q)]);

@@ -6,7 +6,8 @@
 //! - [`historians`]: VictoriaMetrics and InfluxDB 1.x, with a plant CA for TLS.
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
-//! - [`contract`]: what every driver must do, `assert_driver_contract`.
+//! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
+//!   `assert_sink_contract`.
 
 pub mod agent;
 pub mod contract;
