@@ -12,3 +12,11 @@ pub mod session;
 
 pub use link::{LINK_KEYS, LinkSettings, LinkToml, Protocol};
 pub use session::{LinkEvent, PublishError, Session, SessionHandle, Will};
+pub mod config;
+pub mod driver;
+pub mod json;
+mod kind;
+pub mod sparkplug;
+
+pub use config::MqttBrokerConfig;
+pub use kind::MqttKind;

@@ -326,7 +326,7 @@ impl Seq {
     }
 
     /// The number for the next message, counting it.
-    pub fn next(&mut self) -> u64 {
+    pub fn take(&mut self) -> u64 {
         let n = self.0;
         self.0 = self.0.wrapping_add(1);
         u64::from(n)

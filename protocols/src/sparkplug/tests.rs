@@ -110,7 +110,7 @@ fn readings_round_trip_through_a_payload_with_their_quality() {
 #[test]
 fn seq_counts_from_zero_and_wraps_after_255() {
     let mut s = Seq::start();
-    let got: Vec<u64> = (0..258).map(|_| s.next()).collect();
+    let got: Vec<u64> = (0..258).map(|_| s.take()).collect();
     assert_eq!(&got[..3], &[0, 1, 2]);
     assert_eq!(&got[254..], &[254, 255, 0, 1]);
 }
