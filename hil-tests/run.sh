@@ -33,6 +33,14 @@ if ! "$venv/bin/python" -c 'import pymodbus, serial; assert pymodbus.__version__
 fi
 export EDGE_TEST_PYTHON="$venv/bin/python"
 
+# Eclipse Tahu's JavaScript Sparkplug B decoder (npm sparkplug-payload, pinned in package-lock.json), an
+# implementation independent of the agent's that the Sparkplug tests cross-check payloads with.
+decoder="$root/hil-tests/sparkplug-decoder"
+if [ ! -d "$decoder/node_modules/sparkplug-payload" ]; then
+  step "installing the Sparkplug decoder into $decoder"
+  (cd "$decoder" && npm ci --no-audit --no-fund)
+fi
+
 step "format"
 cargo fmt --all -- --check
 

@@ -35,7 +35,7 @@ impl Mosquitto {
         let d = dir.path().display();
         // `user root`: as root, mosquitto would switch to its own user, which cannot read the temp dir.
         let mut text = format!(
-            "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {d}/\nlog_dest stdout\nlog_type error\nlog_type warning\nmax_queued_messages 0\n"
+            "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {d}/\nlog_dest stdout\nlog_type error\nlog_type warning\nmax_queued_messages 0\nqueue_qos0_messages true\n"
         );
         if let Some(p) = pki {
             text.push_str(&format!(
@@ -167,4 +167,37 @@ impl Probe {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Decodes each payload with Eclipse Tahu's JavaScript Sparkplug library (`hil-tests/sparkplug-decoder`,
+/// installed by run.sh): an implementation independent of the agent's. One JSON value per payload.
+pub fn tahu_decode(payloads: &[Vec<u8>]) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sparkplug-decoder");
+    assert!(
+        dir.join("node_modules/sparkplug-payload").exists(),
+        "run hil-tests/run.sh, which installs the Tahu decoder into {}",
+        dir.display()
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join("decode.js"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs the decoder");
+    let mut input = String::new();
+    for p in payloads {
+        input.extend(p.iter().map(|b| format!("{b:02x}")));
+        input.push('\n');
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("the decoder ends");
+    writer.join().unwrap().expect("the decoder reads its input");
+    let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+    let values: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(values.len(), payloads.len(), "one answer per payload");
+    values
 }
