@@ -176,17 +176,23 @@ impl Events {
         }
     }
 
-    /// Forgets every publish rumqttc would resend on the next connection, and every request still
-    /// queued: the owner of each resends what it needs (the uplink from its store, births anew).
+    /// Forgets every publish rumqttc would resend on the next connection, every request still
+    /// queued, and the events of the lost connection not yet reported (a stale "sent" or PUBACK would
+    /// pair with a publish of the next connection): the owner of each publish resends what it needs
+    /// (the uplink from its store, births anew).
     pub(super) fn drop_pending(&mut self) {
         match self {
             Events::V311(e) => {
                 e.clean();
                 e.pending.clear();
+                e.state.events.clear();
+                e.state.collision = None;
             }
             Events::V5(e) => {
                 e.clean();
                 e.pending.clear();
+                e.state.events.clear();
+                e.state.collision = None;
             }
         }
     }
