@@ -11,8 +11,9 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the tests need; listed here so a fresh machine gets them.
 # victoria-metrics, influxdb: real historians the uplink tests write to; openssl makes their test certificates
-# (edge-agent/tests/support/historians.rs); socat makes the serial pty pairs of the Modbus RTU tests.
-apt_packages=(victoria-metrics influxdb openssl socat util-linux)
+# (edge-agent/tests/support/historians.rs); mosquitto is the MQTT broker of the MQTT driver and uplink
+# tests (hil-tests/src/mosquitto.rs); socat makes the serial pty pairs of the Modbus RTU tests.
+apt_packages=(victoria-metrics influxdb openssl socat util-linux mosquitto)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -31,6 +32,14 @@ if ! "$venv/bin/python" -c 'import pymodbus, serial; assert pymodbus.__version__
   "$venv/bin/pip" install -q pymodbus==3.8.6 pyserial==3.5
 fi
 export EDGE_TEST_PYTHON="$venv/bin/python"
+
+# Eclipse Tahu's JavaScript Sparkplug B decoder (npm sparkplug-payload, pinned in package-lock.json), an
+# implementation independent of the agent's that the Sparkplug tests cross-check payloads with.
+decoder="$root/hil-tests/sparkplug-decoder"
+if [ ! -d "$decoder/node_modules/sparkplug-payload" ]; then
+  step "installing the Sparkplug decoder into $decoder"
+  (cd "$decoder" && npm ci --no-audit --no-fund)
+fi
 
 step "format"
 cargo fmt --all -- --check

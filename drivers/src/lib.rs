@@ -10,6 +10,7 @@ pub mod context;
 pub mod diag;
 pub mod kind;
 pub mod modbus;
+pub mod mqtt;
 pub mod registry;
 pub mod schedule;
 pub mod sections;

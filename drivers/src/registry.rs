@@ -2,7 +2,8 @@
 
 use crate::kind::DriverKind;
 
-pub static DRIVERS: &[&dyn DriverKind] = &[&crate::sim::SimKind, &crate::modbus::ModbusKind];
+pub static DRIVERS: &[&dyn DriverKind] =
+    &[&crate::sim::SimKind, &crate::modbus::ModbusKind, &crate::mqtt::MqttKind];
 
 /// The kind that owns TOML section `name`.
 pub fn driver_kind(section: &str) -> Option<&'static dyn DriverKind> {

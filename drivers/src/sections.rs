@@ -203,3 +203,47 @@ pub fn sub_items<T: DeserializeOwned>(
 fn push_de(errors: &mut ConfigErrors, e: toml::de::Error, fallback: Range<usize>) {
     errors.push(Some(e.span().unwrap_or(fallback)), e.message().trim().to_owned());
 }
+
+/// Reads a secret from a `*_file` key: the whole file, trimmed. Errors point at the key's value.
+pub fn read_secret_file(key: &str, path: &Spanned<String>, errors: &mut ConfigErrors) -> Option<String> {
+    let at = Some(path.span());
+    match std::fs::read_to_string(path.get_ref()) {
+        Ok(text) if text.trim().is_empty() => {
+            errors.push(at, format!("{key} {:?} is empty; put the secret in it", path.get_ref()));
+            None
+        }
+        Ok(text) => Some(text.trim().to_owned()),
+        Err(e) => {
+            errors.push(
+                at,
+                format!(
+                    "{key} {:?} cannot be read: {e}; check the path and that the agent's user may read it",
+                    path.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Splits a table in two: the keys in `keys`, and the rest, each a table of its own at the table's span,
+/// so two config structs (a connection's and its owner's) can each deny the keys they do not know.
+/// `None` (with an error) when `value` is not a table.
+pub fn split_keys<'i>(
+    value: Spanned<DeValue<'i>>,
+    keys: &[&str],
+    errors: &mut ConfigErrors,
+) -> Option<(Spanned<DeValue<'i>>, Spanned<DeValue<'i>>)> {
+    let span = value.span();
+    let DeValue::Table(table) = value.into_inner() else {
+        errors.push(Some(span), "expected a table of keys");
+        return None;
+    };
+    let (mut these, mut rest) = (toml::de::DeTable::new(), toml::de::DeTable::new());
+    for (key, value) in table {
+        let side = if keys.contains(&key.get_ref().as_ref()) { &mut these } else { &mut rest };
+        side.insert(key, value);
+    }
+    let wrap = |t| Spanned::new(span.clone(), DeValue::Table(t));
+    Some((wrap(these), wrap(rest)))
+}

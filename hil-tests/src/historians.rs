@@ -19,14 +19,14 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(20);
 const MISSING: &str = "run hil-tests/run.sh, which installs victoria-metrics and influxdb";
 
 /// One running server process and its files.
-struct Process {
+pub(crate) struct Process {
     name: &'static str,
     child: Child,
-    dir: TempDir,
+    pub(crate) dir: TempDir,
 }
 
 impl Process {
-    fn spawn(name: &'static str, binary: &str, dir: TempDir, args: &[String]) -> Self {
+    pub(crate) fn spawn(name: &'static str, binary: &str, dir: TempDir, args: &[String]) -> Self {
         if !Path::new(binary).exists() {
             panic!("{binary} is missing: {MISSING}");
         }
@@ -42,7 +42,7 @@ impl Process {
         Self { name, child, dir }
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
@@ -54,7 +54,7 @@ impl Process {
         self.wait_until(&what, || http(addr, "GET", path, b"").is_ok_and(|(status, _)| status == want))
     }
 
-    fn wait_listening(&mut self, addr: SocketAddr) -> Duration {
+    pub(crate) fn wait_listening(&mut self, addr: SocketAddr) -> Duration {
         self.wait_until(&format!("listen on {addr}"), || {
             TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
         })
@@ -318,13 +318,13 @@ bind-address = "127.0.0.1:{rpc}"
 
 impl Process {
     /// Stops the server with SIGTERM, so it flushes what it acknowledged; its files stay.
-    fn terminate(&mut self) {
+    pub(crate) fn terminate(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
 
     /// Starts the same server again on its files.
-    fn respawn(&mut self, binary: &str, args: &[String]) {
+    pub(crate) fn respawn(&mut self, binary: &str, args: &[String]) {
         let log = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -419,5 +419,33 @@ impl Pki {
             key: dir.path().join("server.key"),
             _dir: dir,
         }
+    }
+}
+
+impl Pki {
+    /// A client certificate for `name` signed by the plant CA (for brokers that require one): the
+    /// certificate and key files.
+    pub fn client(&self, name: &str) -> (PathBuf, PathBuf) {
+        let dir = self._dir.path();
+        std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+            .expect("write client.ext");
+        let (cert, key, csr) = (format!("{name}.pem"), format!("{name}.key"), format!("{name}.csr"));
+        let steps = [
+            format!(
+                "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {key} -out {csr} -subj /CN={name}"
+            ),
+            format!(
+                "x509 -req -in {csr} -CA ca.pem -CAkey ca.key -CAcreateserial -out {cert} -days 3650 -extfile client.ext"
+            ),
+        ];
+        for args in &steps {
+            let out = Command::new("openssl")
+                .current_dir(dir)
+                .args(args.split_whitespace())
+                .output()
+                .expect("openssl");
+            assert!(out.status.success(), "openssl {args}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        (dir.join(cert), dir.join(key))
     }
 }

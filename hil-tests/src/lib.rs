@@ -4,6 +4,7 @@
 //!
 //! - [`agent`]: scratch directories, `edge-agent run`/`test` as a process, its log, HTTP and metrics.
 //! - [`historians`]: VictoriaMetrics and InfluxDB 1.x, with a plant CA for TLS.
+//! - [`mosquitto`]: the MQTT broker, plain or TLS with client certificates, and a probe client.
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
 //! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
@@ -13,4 +14,5 @@ pub mod agent;
 pub mod contract;
 pub mod harness;
 pub mod historians;
+pub mod mosquitto;
 pub mod pymodbus;

@@ -61,3 +61,47 @@ tags = [
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_passes_the_driver_contract_against_mosquitto() {
+    use hil_tests::mosquitto::{Mosquitto, Probe};
+    let broker = Mosquitto::start();
+    let config = format!(
+        r#"
+[[mqtt.broker]]
+name = "车间总线"
+url = "{}"
+[[mqtt.broker.subscription]]
+topic = "厂区/{{device}}/遥测"
+devices = ["锅炉一号", "锅炉二号"]
+timestamp = "/ts"
+stale = "2s"
+tags = [
+  {{ name = "{{device}}.温度", pointer = "/温度" }},
+  {{ name = "{{device}}.运行", pointer = "/run", type = "bool" }},
+]
+"#,
+        broker.url()
+    );
+    // The boilers report every 100 ms, each with its own acquisition time.
+    let field = Probe::connect(&broker, "boilers", &[]).await;
+    let reporting = tokio::spawn(async move {
+        for i in 0u64.. {
+            let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+            for b in ["锅炉一号", "锅炉二号"] {
+                let body = format!(r#"{{"ts": {ts}, "温度": {}, "run": true}}"#, 80.0 + (i % 10) as f64);
+                field.publish(&format!("厂区/{b}/遥测"), body, false).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    assert_driver_contract(DriverUnderTest {
+        config: &config,
+        out_of_limits: None,
+        // The broker goes away: the connection is lost, every tag Bad (comms lost).
+        break_link: Box::new(move || drop(broker)),
+        detect_within: Duration::from_secs(10),
+    })
+    .await;
+    reporting.abort();
+}

@@ -8,6 +8,8 @@ pub mod line_protocol;
 pub mod modbus;
 pub mod sample;
 #[cfg(feature = "std")]
+pub mod sparkplug;
+#[cfg(feature = "std")]
 pub mod tag;
 
 pub use sample::{Quality, Reason, Sample, TagId, TextId, Timestamp, Value};

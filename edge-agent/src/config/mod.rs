@@ -23,6 +23,7 @@ use toml::de::{DeTable, DeValue};
 
 pub(crate) use check::name_problem;
 pub use drivers::diag::{ConfigErrors, Diagnostic};
+pub use drivers::sections::read_secret_file;
 
 pub use crate::uplink::UplinkConfig;
 
@@ -222,26 +223,4 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
 fn syntax_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
     format!("{first} (TOML syntax)")
-}
-
-/// Reads a secret from a `*_file` key: the whole file, trimmed. Errors point at the key's value.
-pub fn read_secret_file(key: &str, path: &Spanned<String>, errors: &mut ConfigErrors) -> Option<String> {
-    let at = Some(path.span());
-    match std::fs::read_to_string(path.get_ref()) {
-        Ok(text) if text.trim().is_empty() => {
-            errors.push(at, format!("{key} {:?} is empty; put the secret in it", path.get_ref()));
-            None
-        }
-        Ok(text) => Some(text.trim().to_owned()),
-        Err(e) => {
-            errors.push(
-                at,
-                format!(
-                    "{key} {:?} cannot be read: {e}; check the path and that the agent's user may read it",
-                    path.get_ref()
-                ),
-            );
-            None
-        }
-    }
 }

@@ -73,7 +73,7 @@ pub fn render(g: &Generation, e: &mut Exposition) {
 /// Each uplink's families, with the store at `head`.
 fn uplinks(uplinks: &[Arc<UplinkStats>], head: u64, e: &mut Exposition) {
     type Get = fn(&UplinkStats) -> f64;
-    let families: [(&str, &str, &str, Get); 11] = [
+    let families: [(&str, &str, &str, Get); 14] = [
         (
             "edge_uplink_acked_seq",
             "gauge",
@@ -121,6 +121,21 @@ fn uplinks(uplinks: &[Arc<UplinkStats>], head: u64, e: &mut Exposition) {
             "counter",
             "Samples dropped from the store (max_bytes) before this uplink sent them.",
             |u| u.dropped_samples.load(Relaxed) as f64,
+        ),
+        ("edge_uplink_commands_written_total", "counter", "Commands from the peer written to a tag.", |u| {
+            u.commands_written.load(Relaxed) as f64
+        }),
+        (
+            "edge_uplink_commands_refused_total",
+            "counter",
+            "Commands from the peer refused (not writable, outside limits, unknown).",
+            |u| u.commands_refused.load(Relaxed) as f64,
+        ),
+        (
+            "edge_uplink_rebirths_total",
+            "counter",
+            "Sparkplug births published again (a new session or a rebirth request).",
+            |u| u.rebirths.load(Relaxed) as f64,
         ),
         ("edge_uplink_corrupt_records_total", "counter", "Corrupt store records this uplink skipped.", |u| {
             u.corrupt_records.load(Relaxed) as f64

@@ -148,10 +148,17 @@ impl Running {
             let component = Component::new("uplink", cfg.name.clone());
             components.push(component.clone());
             let shared = store.expect("filtered").shared.clone();
-            let (cfg, stop) = (cfg.clone(), uplinks_stop.clone());
+            let (cfg, stop, routes) = (cfg.clone(), uplinks_stop.clone(), writes.clone());
             let start = {
                 let stats = stats.clone();
-                move || supervise::join(cfg.start(shared.clone(), stats.clone(), stop.clone()))
+                move || {
+                    supervise::join(cfg.start_routed(
+                        shared.clone(),
+                        stats.clone(),
+                        stop.clone(),
+                        routes.clone(),
+                    ))
+                }
             };
             let stopping = {
                 let stop = uplinks_stop.clone();

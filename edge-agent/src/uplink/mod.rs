@@ -6,16 +6,19 @@
 //! - [`task`] starts an uplink; what every kind then shares: the common keys ([`pacing`]), the sending
 //!   loop with its cursor, batching and in-flight window (`sender`), the backlog beside live data
 //!   (`readers`), retries, halving and quarantine (`delivery`, `drivers::backoff`, [`quarantine`]), [`stats`].
-//! - one folder per kind, listed in [`registry::KINDS`]: [`influxdb`].
+//! - one folder per kind, listed in [`registry::KINDS`]: [`influxdb`], [`sparkplug`] (Sparkplug B edge
+//!   node), [`mqtt_json`] (plain JSON messages).
 
 mod delivery;
 pub mod influxdb;
+pub mod mqtt_json;
 pub mod pacing;
 pub mod quarantine;
 mod readers;
 pub mod registry;
 mod sender;
 pub mod sink;
+pub mod sparkplug;
 pub mod stats;
 pub mod task;
 #[cfg(test)]

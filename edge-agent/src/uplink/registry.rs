@@ -22,6 +22,7 @@ pub use super::pacing::COMMON_KEYS;
 use super::pacing::{CommonToml, Pacing};
 use super::task::UplinkContext;
 use crate::config::ConfigErrors;
+use crate::runtime::writes::WriteRouter;
 use crate::store::Shared;
 
 /// Reads a kind's own keys of one `[[uplink]]` (every key but [`COMMON_KEYS`]); `kind` is the `type`
@@ -43,6 +44,8 @@ pub struct Kind {
 pub const KINDS: &[Kind] = &[
     Kind { name: "influxdb_v2", parse: influxdb::parse },
     Kind { name: "influxdb_v1", parse: influxdb::parse },
+    Kind { name: "sparkplug_b", parse: super::sparkplug::parse },
+    Kind { name: "mqtt_json", parse: super::mqtt_json::parse },
 ];
 
 /// A kind's own settings, read from its keys: what it needs to start.
@@ -108,15 +111,26 @@ impl UplinkConfig {
         )
     }
 
-    /// Starts sending `store` until `stop` turns true.
+    /// Starts sending `store` until `stop` turns true, with no route for commands from the peer.
     pub fn start(
         &self,
         store: Arc<Shared>,
         stats: Arc<UplinkStats>,
         stop: watch::Receiver<bool>,
     ) -> JoinHandle<Result<(), String>> {
+        self.start_routed(store, stats, stop, WriteRouter::default())
+    }
+
+    /// [`Self::start`], with the generation's write router for commands the peer sends.
+    pub fn start_routed(
+        &self,
+        store: Arc<Shared>,
+        stats: Arc<UplinkStats>,
+        stop: watch::Receiver<bool>,
+        writes: WriteRouter,
+    ) -> JoinHandle<Result<(), String>> {
         let pacing = self.pacing.clone();
-        self.settings.start(UplinkContext { name: self.name.clone(), pacing, store, stats, stop })
+        self.settings.start(UplinkContext { name: self.name.clone(), pacing, store, stats, stop, writes })
     }
 }
 
@@ -284,6 +298,11 @@ mod tests {
     #[test]
     fn an_unknown_type_lists_the_kinds() {
         let errors = uplinks(&V2.replace("influxdb_v2", "mqtt")).unwrap_err();
-        assert_eq!(errors, ["3:8: uplink type `mqtt`: expected \"influxdb_v2\" or \"influxdb_v1\""]);
+        assert_eq!(
+            errors,
+            [
+                "3:8: uplink type `mqtt`: expected \"influxdb_v2\", \"influxdb_v1\", \"sparkplug_b\" or \"mqtt_json\""
+            ]
+        );
     }
 }

@@ -28,7 +28,7 @@ const UNENCODABLE_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Sends until `stop`; `Err` says why the uplink could not go on (its supervisor restarts it).
 pub(super) async fn run<S: Sink>(cx: UplinkContext, sink: Result<S, String>) -> Result<(), String> {
-    let UplinkContext { name, pacing, store, stats, stop } = cx;
+    let UplinkContext { name, pacing, store, stats, stop, .. } = cx;
     let sink = match sink {
         Ok(s) => s,
         Err(e) => {

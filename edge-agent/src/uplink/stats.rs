@@ -26,6 +26,12 @@ pub struct UplinkStats {
     pub corrupt_samples: AtomicU64,
     /// Sequence number up to which the historian acknowledged every sample.
     pub acked: AtomicU64,
+    /// Commands from the peer (Sparkplug DCMD) written to a tag, and refused (not writable, outside
+    /// its limits, unknown metric, the device refused).
+    pub commands_written: AtomicU64,
+    pub commands_refused: AtomicU64,
+    /// Births published again because the peer asked (Sparkplug NCMD rebirth) or a session began.
+    pub rebirths: AtomicU64,
     pub up: AtomicBool,
     pub write_latency: Histogram,
     last_error: std::sync::Mutex<Option<String>>,
@@ -48,6 +54,9 @@ impl UplinkStats {
             corrupt_records: AtomicU64::new(0),
             corrupt_samples: AtomicU64::new(0),
             acked: AtomicU64::new(0),
+            commands_written: AtomicU64::new(0),
+            commands_refused: AtomicU64::new(0),
+            rebirths: AtomicU64::new(0),
             up: AtomicBool::new(false),
             write_latency: Histogram::new(LATENCY_BUCKETS),
             last_error: std::sync::Mutex::new(None),

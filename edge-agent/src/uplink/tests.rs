@@ -108,8 +108,14 @@ fn start(values: &[Option<u64>], sink: Memory, batch_size: usize, in_flight: usi
     let stats = Arc::new(UplinkStats::new("mem"));
     let (stop, rx) = watch::channel(false);
     let pacing = Pacing { batch_size, batch_age: Duration::from_millis(20), in_flight, ..Pacing::default() };
-    let cx =
-        UplinkContext { name: "mem".into(), pacing, store: store.shared(), stats: stats.clone(), stop: rx };
+    let cx = UplinkContext {
+        name: "mem".into(),
+        pacing,
+        store: store.shared(),
+        stats: stats.clone(),
+        stop: rx,
+        writes: Default::default(),
+    };
     let task = task::spawn(cx, Ok(sink.clone()));
     Running { dir, store, sink, stats, stop, task }
 }
