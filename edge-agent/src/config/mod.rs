@@ -3,6 +3,7 @@
 //! each section and each `[[...]]` item is read on its own, so one bad device does not hide the next.
 
 mod check;
+pub use check::name_problem;
 mod env;
 pub mod outputs;
 mod summary;
