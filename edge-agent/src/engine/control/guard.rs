@@ -188,7 +188,6 @@ pub struct Actuator {
     /// Values sent recently, with when: a read-back may show any of them while a scan catches up.
     recent: VecDeque<(Timestamp, f64)>,
     readback: Option<f64>,
-    disagree_since: Option<Timestamp>,
     failure: Option<String>,
     now: Timestamp,
 }
@@ -206,7 +205,6 @@ impl Actuator {
             sent: None,
             recent: VecDeque::new(),
             readback: None,
-            disagree_since: None,
             failure: None,
             now: Timestamp(0),
         }
@@ -276,19 +274,15 @@ impl Actuator {
         while self.recent.len() > 1 && self.recent[1].0.0 <= horizon {
             self.recent.pop_front();
         }
+        // `recent` holds every value that was the one asked for at some time in the last timeout: a
+        // read-back that matches none of them has been wrong for longer than that.
         let agrees = self.recent.iter().any(|&(_, v)| (v - read).abs() <= verify.tolerance);
-        if agrees {
-            self.disagree_since = None;
-            return None;
-        }
-        let since = *self.disagree_since.get_or_insert(now);
-        (age(now, since) > verify.timeout).then(|| Fault::ReadbackMismatch { tag: self.name.clone(), wrote, read })
+        (!agrees).then(|| Fault::ReadbackMismatch { tag: self.name.clone(), wrote, read })
     }
 
     /// An operator cleared the fault: forget it, and let the next command be sent even if unchanged.
     pub fn reset(&mut self) {
         self.failure = None;
-        self.disagree_since = None;
         self.sent = None;
         self.recent.clear();
     }

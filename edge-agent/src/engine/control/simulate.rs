@@ -54,6 +54,8 @@ pub struct Harness {
     pub silent: HashSet<TagId>,
     /// Writes fail with this reason (a device refusing, a link down).
     pub refuse_writes: Option<String>,
+    /// Writes are confirmed but the device does not move (a stuck positioner, a register it ignores).
+    pub ignore_writes: bool,
     pub trace: Vec<Point>,
     pub events: Vec<Event>,
     pub writes: Vec<WriteIntent>,
@@ -84,6 +86,7 @@ impl Harness {
             bad: HashSet::new(),
             silent: HashSet::new(),
             refuse_writes: None,
+            ignore_writes: false,
             trace: Vec::new(),
             events: Vec::new(),
             writes: Vec::new(),
@@ -148,6 +151,7 @@ impl Harness {
                 self.writes.push(w);
                 let result = match &self.refuse_writes {
                     Some(why) => Err(why.clone()),
+                    None if self.ignore_writes => Ok(()),
                     None => self
                         .devices
                         .iter_mut()

@@ -145,6 +145,7 @@ impl PidLoop {
     fn run_outer(&mut self, now: Timestamp, h: f64, out: &mut Emitter) {
         let inner_action = self.pid.gains().action;
         let saturation = self.pid.saturation();
+        let achieved = self.pv_value;
         let Some(o) = &mut self.outer else { return };
         let local_sp = self.sp.unwrap_or(self.pid.op());
         if self.mode != Mode::Cascade {
@@ -175,13 +176,14 @@ impl PidLoop {
         if o.sp.is_nan() {
             o.sp = pv;
         }
-        // The inner loop's limits, back-propagated: while its OP is stuck, the master may not push its SP
-        // further that way (the SP direction that raises OP is the inner action's sign).
+        // The inner loop's limits, back-propagated: while its OP is stuck, the master may not ask for more
+        // than the inner PV it reaches that way (the SP direction that raises OP is the inner action's sign).
         let (mut min, mut max) = self.sp_limits;
         let raises = inner_action == Action::Reverse;
+        let reached = achieved.unwrap_or(local_sp);
         match (saturation, raises) {
-            (Some(Saturation::High), true) | (Some(Saturation::Low), false) => max = max.min(local_sp),
-            (Some(Saturation::Low), true) | (Some(Saturation::High), false) => min = min.max(local_sp),
+            (Some(Saturation::High), true) | (Some(Saturation::Low), false) => max = max.min(local_sp.min(reached)),
+            (Some(Saturation::Low), true) | (Some(Saturation::High), false) => min = min.max(local_sp.max(reached)),
             _ => {}
         }
         o.pid.set_limits(OutputLimits { min, max: max.max(min), rate: None });
