@@ -7,6 +7,7 @@
 pub mod common;
 pub mod guard;
 pub mod loopcore;
+pub mod mpc;
 pub mod pid;
 pub mod simulate;
 
