@@ -104,24 +104,31 @@ impl FaultState {
 /// least once a second, so a fast loop does not flood the store.
 #[derive(Debug, Clone)]
 pub struct Derived {
-    pub sp: TagId,
-    pub op: TagId,
+    pub sp: Option<TagId>,
+    pub op: Option<TagId>,
     pub mode: TagId,
     pub fault: TagId,
     last: Option<(Timestamp, f64, f64, i64, i64)>,
 }
 
-/// Derived tags of loop `name`, in the order [`Derived`] takes them.
-pub fn derived_names(name: &str) -> [String; 4] {
-    [format!("{name}.sp"), format!("{name}.op"), format!("{name}.mode"), format!("{name}.fault")]
+/// Derived tags of loop `name`: `.mode` and `.fault`, and `.sp` and `.op` for a single loop.
+pub fn derived_names(name: &str, single: bool) -> Vec<String> {
+    let mut names = vec![format!("{name}.mode"), format!("{name}.fault")];
+    if single {
+        names.extend([format!("{name}.sp"), format!("{name}.op")]);
+    }
+    names
 }
 
 const REPUBLISH_NS: i64 = 1_000_000_000;
 
 impl Derived {
-    pub fn resolve(name: &str, tag_id: &dyn Fn(&str) -> Option<TagId>) -> Result<Derived, String> {
-        let [sp, op, mode, fault] = derived_names(name).map(|n| tag_id(&n).ok_or(format!("tag {n} is not registered")));
-        Ok(Derived { sp: sp?, op: op?, mode: mode?, fault: fault?, last: None })
+    pub fn resolve(name: &str, single: bool, tag_id: &dyn Fn(&str) -> Option<TagId>) -> Result<Derived, String> {
+        let ids = derived_names(name, single)
+            .into_iter()
+            .map(|n| tag_id(&n).ok_or(format!("tag {n} is not registered")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Derived { mode: ids[0], fault: ids[1], sp: ids.get(2).copied(), op: ids.get(3).copied(), last: None })
     }
 
     pub fn publish(&mut self, now: Timestamp, sp: f64, op: f64, mode: super::loopcore::Mode, fault: i64, out: &mut Emitter) {
@@ -133,10 +140,12 @@ impl Derived {
             return;
         }
         self.last = Some((now, sp, op, m, fault));
-        if sp.is_finite() {
-            out.sample(Sample::good(self.sp, now, Value::Float(sp)));
+        if let Some(tag) = self.sp.filter(|_| sp.is_finite()) {
+            out.sample(Sample::good(tag, now, Value::Float(sp)));
         }
-        out.sample(Sample::good(self.op, now, Value::Float(op)));
+        if let Some(tag) = self.op {
+            out.sample(Sample::good(tag, now, Value::Float(op)));
+        }
         out.sample(Sample::good(self.mode, now, Value::Int(m)));
         out.sample(Sample::good(self.fault, now, Value::Int(fault)));
     }

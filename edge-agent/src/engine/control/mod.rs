@@ -40,6 +40,9 @@ impl EngineKind for ControlKind {
                 "pid" => out.extend(
                     items::<pid::PidConfig>("control.pid", value, errors).into_iter().map(|c| Arc::new(c) as _),
                 ),
+                "mpc" => out.extend(
+                    items::<mpc::MpcConfig>("control.mpc", value, errors).into_iter().map(|c| Arc::new(c) as _),
+                ),
                 other => errors.push(
                     Some(key.span()),
                     format!("unknown key `control.{other}`; expected `[[control.pid]]` or `[[control.mpc]]`"),

@@ -61,7 +61,7 @@ impl PidConfig {
             output: id(self.output.get_ref())?,
             feedforward: self.feedforward.as_ref().map(|f| id(f.tag.get_ref())).transpose()?,
             outer_pv: self.outer.as_ref().map(|o| id(o.pv.get_ref())).transpose()?,
-            derived: Derived::resolve(self.name.get_ref(), tag_id)?,
+            derived: Derived::resolve(self.name.get_ref(), true, tag_id)?,
         };
         PidLoop::new(self, tags, self.output_limits(writable))
     }
@@ -92,7 +92,7 @@ impl EngineConfig for PidConfig {
     }
 
     fn derives(&self) -> Vec<DerivedTag> {
-        derived_names(self.name.get_ref()).into_iter().map(|name| DerivedTag { name, at: self.name.span() }).collect()
+        derived_names(self.name.get_ref(), true).into_iter().map(|name| DerivedTag { name, at: self.name.span() }).collect()
     }
 
     fn writes(&self) -> Vec<TagRef<'_>> {

@@ -39,15 +39,19 @@ pub fn sim_devices(text: &str) -> Result<Vec<SimDeviceConfig>, String> {
     Ok(file.sim.map(|s| s.device).unwrap_or_default())
 }
 
-/// A loop and its plant on a fake clock.
-pub struct Harness {
-    devices: Vec<SimDevice>,
+struct Driven {
     engine: Box<dyn Engine>,
     period_ns: i64,
+    next_tick: i64,
+}
+
+/// Loops and their plant on a fake clock.
+pub struct Harness {
+    devices: Vec<SimDevice>,
+    loops: Vec<Driven>,
     step_ns: i64,
     start: Timestamp,
     pub now: Timestamp,
-    next_tick: i64,
     /// Tags whose samples arrive Bad (a broken transmitter, a device off its bus).
     pub bad: HashSet<TagId>,
     /// Tags whose samples stop arriving (a frozen PV).
@@ -63,26 +67,32 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// The engine named `name` (`kiln-temp` or `control.pid kiln-temp`) of `config`, against `sims`.
+    /// The loop named `name` (`kiln-temp` or `control.pid kiln-temp`) of `config`, against `sims`.
     pub fn new(config: &Config, sims: &[SimDeviceConfig], name: &str, start: Timestamp) -> Result<Harness, String> {
-        let cfg = find_loop(config, name)?;
+        Self::with_loops(config, sims, &[name], start)
+    }
+
+    /// Several loops on one plant (decentralised control); the trace lists their CVs and MVs in order.
+    pub fn with_loops(config: &Config, sims: &[SimDeviceConfig], names: &[&str], start: Timestamp) -> Result<Harness, String> {
         let registry = &config.tags.registry;
-        let engine = cfg.build_in(&config.tags)?;
+        let mut loops = Vec::new();
+        for name in names {
+            let cfg = find_loop(config, name)?;
+            let period_ns = nanos(cfg.tick()).max(1);
+            loops.push(Driven { engine: cfg.build_in(&config.tags)?, period_ns, next_tick: start.0 });
+        }
         let devices = sims
             .iter()
             .map(|d| SimDevice::new(d, |t| registry.id(t)))
             .collect::<Result<Vec<_>, _>>()?;
-        let period_ns = nanos(cfg.tick()).max(1);
-        let fastest = devices.iter().map(|d| nanos(d.scan_period())).min().unwrap_or(period_ns);
+        let fastest = devices.iter().map(|d| nanos(d.scan_period())).chain(loops.iter().map(|l| l.period_ns)).min();
         let names = registry.iter().map(|(id, n)| (n.to_owned(), id)).collect();
         Ok(Harness {
             devices,
-            engine,
-            period_ns,
-            step_ns: fastest.min(period_ns).max(1_000_000),
+            loops,
+            step_ns: fastest.unwrap_or(1_000_000_000).max(1_000_000),
             start,
             now: start,
-            next_tick: start.0,
             bad: HashSet::new(),
             silent: HashSet::new(),
             refuse_writes: None,
@@ -104,15 +114,21 @@ impl Harness {
         self.devices.iter().find_map(|d| d.last_value(id)).and_then(|v| v.as_f64())
     }
 
+    /// The first loop's status.
     pub fn status(&self) -> Option<Json> {
-        self.engine.status()
+        self.loops.first().and_then(|l| l.engine.status())
     }
 
+    /// A command to the first loop.
     pub fn command(&mut self, fields: Json) -> Result<String, String> {
+        self.command_to(0, fields)
+    }
+
+    pub fn command_to(&mut self, index: usize, fields: Json) -> Result<String, String> {
         let Json::Object(fields) = fields else { return Err("a command is a JSON object".into()) };
         let mut out = Emitter::default();
-        let done = self.engine.on_command(&Command { fields, by: "simulate".into() }, &mut out);
-        self.take(out);
+        let done = self.loops[index].engine.on_command(&Command { fields, by: "simulate".into() }, &mut out);
+        self.take(index, out);
         done
     }
 
@@ -122,27 +138,37 @@ impl Harness {
         while self.now.0 < end {
             self.now = Timestamp(self.now.0 + self.step_ns);
             let now = self.now;
-            let mut out = Emitter::default();
+            let mut outs: Vec<Emitter> = self.loops.iter().map(|_| Emitter::default()).collect();
             for i in 0..self.devices.len() {
                 for s in self.devices[i].scan(now).samples {
                     if self.silent.contains(&s.tag) {
                         continue;
                     }
                     let s = if self.bad.contains(&s.tag) { Sample::bad(s.tag, now, Reason::Timeout) } else { s };
-                    self.engine.on_sample(&s, &mut out);
+                    for (l, out) in self.loops.iter_mut().zip(&mut outs) {
+                        l.engine.on_sample(&s, out);
+                    }
                 }
             }
-            if now.0 >= self.next_tick {
-                self.next_tick += self.period_ns;
-                self.engine.on_tick(now, &mut out);
+            let mut ticked = false;
+            for (l, out) in self.loops.iter_mut().zip(&mut outs) {
+                if now.0 >= l.next_tick {
+                    l.next_tick += l.period_ns;
+                    l.engine.on_tick(now, out);
+                    ticked = true;
+                }
+            }
+            if ticked {
                 self.record();
             }
-            self.take(out);
+            for (i, out) in outs.into_iter().enumerate() {
+                self.take(i, out);
+            }
         }
     }
 
     /// Applies the writes the loop asked for and tells it how they went.
-    fn take(&mut self, mut out: Emitter) {
+    fn take(&mut self, index: usize, mut out: Emitter) {
         self.events.append(&mut out.events);
         let mut writes = std::mem::take(&mut out.writes);
         while !writes.is_empty() {
@@ -159,7 +185,7 @@ impl Harness {
                         .ok_or_else(|| "no simulated device has the tag".to_owned())
                         .and_then(|d| d.write(w.tag, w.value).map_err(|e| e.to_string())),
                 };
-                self.engine.on_write_result(w, result, &mut next);
+                self.loops[index].engine.on_write_result(w, result, &mut next);
             }
             self.events.append(&mut next.events);
             writes = next.writes;
@@ -167,18 +193,23 @@ impl Harness {
     }
 
     fn record(&mut self) {
-        let Some(status) = self.engine.status() else { return };
         let f = |v: &Json| v.as_f64().unwrap_or(f64::NAN);
         let t = (self.now.0 - self.start.0) as f64 / 1e9;
-        let point = match (status.get("cv"), status.get("mv")) {
-            (Some(Json::Array(cv)), Some(Json::Array(mv))) => Point {
-                t,
-                sp: cv.iter().map(|c| f(&c["sp"])).collect(),
-                pv: cv.iter().map(|c| f(&c["pv"])).collect(),
-                op: mv.iter().map(|m| f(&m["op"])).collect(),
-            },
-            _ => Point { t, sp: vec![f(&status["sp"])], pv: vec![f(&status["pv"])], op: vec![f(&status["op"])] },
-        };
+        let mut point = Point { t, sp: Vec::new(), pv: Vec::new(), op: Vec::new() };
+        for status in self.loops.iter().filter_map(|l| l.engine.status()) {
+            match (status.get("cv"), status.get("mv")) {
+                (Some(Json::Array(cv)), Some(Json::Array(mv))) => {
+                    point.sp.extend(cv.iter().map(|c| f(&c["sp"])));
+                    point.pv.extend(cv.iter().map(|c| f(&c["pv"])));
+                    point.op.extend(mv.iter().map(|m| f(&m["op"])));
+                }
+                _ => {
+                    point.sp.push(f(&status["sp"]));
+                    point.pv.push(f(&status["pv"]));
+                    point.op.push(f(&status["op"]));
+                }
+            }
+        }
         self.trace.push(point);
     }
 }
@@ -210,11 +241,8 @@ pub struct StepMetrics {
 
 /// Metrics of CV `cv` over `trace`, for a step of size `step` made at `t_step` seconds.
 pub fn step_metrics(trace: &[Point], cv: usize, t_step: f64, step: f64) -> StepMetrics {
+    let iae = iae(trace, cv, t_step);
     let after: Vec<&Point> = trace.iter().filter(|p| p.t >= t_step).collect();
-    let mut iae = 0.0;
-    for w in after.windows(2) {
-        iae += (w[1].sp[cv] - w[1].pv[cv]).abs() * (w[1].t - w[0].t);
-    }
     let sign = step.signum();
     let size = step.abs().max(f64::MIN_POSITIVE);
     let overshoot = after.iter().map(|p| sign * (p.pv[cv] - p.sp[cv]) / size * 100.0).fold(0.0, f64::max);
@@ -226,6 +254,12 @@ pub fn step_metrics(trace: &[Point], cv: usize, t_step: f64, step: f64) -> StepM
         Some(_) => None,
     };
     StepMetrics { iae, overshoot_pct: overshoot, settling_s: settling }
+}
+
+/// Integral of |SP − PV| of CV `cv` from `t_from` on.
+pub fn iae(trace: &[Point], cv: usize, t_from: f64) -> f64 {
+    let after: Vec<&Point> = trace.iter().filter(|p| p.t >= t_from).collect();
+    after.windows(2).map(|w| (w[1].sp[cv] - w[1].pv[cv]).abs() * (w[1].t - w[0].t)).sum()
 }
 
 /// The samples a test feeds by hand: a good float of `tag` at `ts`.

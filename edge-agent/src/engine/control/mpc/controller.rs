@@ -89,6 +89,10 @@ impl Controller {
         Controller { model, tuning, theta, solver, hessian }
     }
 
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
+    }
+
     pub fn model(&self) -> &StateSpace {
         &self.model
     }
