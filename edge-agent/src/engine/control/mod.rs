@@ -10,6 +10,9 @@ pub mod loopcore;
 pub mod mpc;
 pub mod pid;
 pub mod simulate;
+pub mod steptest;
+pub mod svg;
+pub mod tune;
 
 use std::sync::Arc;
 

@@ -277,7 +277,8 @@ impl Engine for PidLoop {
                         next.actuator.reset();
                     }
                     if mode == Mode::Manual {
-                        next.manual_op = Some(next.pid.op());
+                        // Before the first read-back the output is unknown: manual then starts from it.
+                        next.manual_op = next.started.then(|| next.pid.op());
                     }
                     next.mode = mode;
                     done.push(format!("mode {}", mode.label()));
