@@ -2,7 +2,9 @@
 //! `PUT /tags/{name}` for commissioning writes. Listens on 127.0.0.1 unless configured otherwise.
 
 mod health;
+mod loops;
 mod prom;
+mod prom_loops;
 mod prom_outputs;
 mod tags;
 
@@ -94,6 +96,8 @@ fn router(state: Arc<AgentState>) -> Router {
         .route("/metrics", get(prom::metrics))
         .route("/tags", get(tags::list))
         .route("/tags/{name}", get(tags::one).put(tags::write))
+        .route("/loops", get(loops::list))
+        .route("/loops/{name}", get(loops::one).put(loops::command))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new().route("/healthz", get(health::healthz)).merge(guarded).with_state(state)
 }

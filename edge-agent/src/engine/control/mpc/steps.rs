@@ -183,7 +183,7 @@ impl Engine for MpcLoop {
         Some(json!({
             "kind": "mpc",
             "mode": self.mode.label(),
-            "fault": self.faults.current().map(|f| json!({"kind": f.label(), "text": f.text()})),
+            "fault": self.faults.current().map(|f| json!({"kind": f.label(), "code": f.code(), "text": f.text()})),
             "cv": self.cvs.iter().enumerate().map(|(i, c)| json!({
                 "tag": c.input.name, "pv": c.pv, "setpoint": c.setpoint,
                 "target": targets.map(|t| t.y[i]),

@@ -347,7 +347,7 @@ impl Engine for PidLoop {
             "pv": self.pv_value,
             "sp": self.sp,
             "op": self.pid.op(),
-            "fault": self.faults.current().map(|f| json!({"kind": f.label(), "text": f.text()})),
+            "fault": self.faults.current().map(|f| json!({"kind": f.label(), "code": f.code(), "text": f.text()})),
             "outer_sp": self.outer.as_ref().map(|o| o.sp).filter(|v| v.is_finite()),
             "outer_pv": self.outer.as_ref().and_then(|o| o.pv.last_value()),
             "started": self.started,
