@@ -80,7 +80,7 @@ fn check_tag(device: &str, tag: &SimTagConfig, names: &[&str]) -> Result<Vec<usi
     let local = |input: &Spanned<String>, key: &str| {
         let input = input.get_ref();
         if input == name {
-            return Err(at(format!("a `{key}` cannot be the tag itself; name the valve or setpoint tag")));
+            return Err(at(format!("a tag cannot be its own {key}; name the valve or setpoint tag")));
         }
         names
             .iter()
