@@ -57,7 +57,7 @@ pub fn simulate(args: SimulateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let slowest = steptest::slowest(&sims);
+    let slowest = steptest::slowest(&cfg, &sims, &args.name);
     let warmup = args.warmup.map_or(slowest * 5, Span::get);
     let after = args.duration.map_or(slowest * 10, Span::get);
     let started = Instant::now();
@@ -118,7 +118,11 @@ fn output_step(cfg: &config::Config, report: &StepReport) -> f64 {
 
 fn describe(name: &str, r: &StepReport) -> String {
     let mut out = format!("loop {name}: SP of {} stepped {} → {} at {:.0}s\n", r.cvs[r.stepped], r.from, r.from + r.step, r.t_step);
-    for (cv, m) in r.cvs.iter().zip(&r.metrics) {
+    for (i, (cv, m)) in r.cvs.iter().zip(&r.metrics).enumerate() {
+        if i != r.stepped {
+            out.push_str(&format!("  {cv}: IAE {:.3} (PV units·s) while held at its SP\n", m.iae));
+            continue;
+        }
         let settling = m.settling_s.map_or("not settled".to_owned(), |s| format!("{s:.0}s"));
         out.push_str(&format!("  {cv}: IAE {:.3} (PV units·s), overshoot {:.1}%, settling (2%) {settling}\n", m.iae, m.overshoot_pct));
     }

@@ -21,15 +21,18 @@ pub struct StepReport {
     pub from: f64,
     pub step: f64,
     pub t_step: f64,
-    /// Per CV.
+    /// Per CV; a CV that was not stepped has only its IAE (how well it was held).
     pub metrics: Vec<StepMetrics>,
     pub trace: Vec<Point>,
 }
 
-/// The slowest response of the simulated plant (time constant plus dead time), to size a test.
-pub fn slowest(sims: &[SimDeviceConfig]) -> Duration {
+/// The slowest response of the simulated plant of loop `name` (time constant plus dead time of the sim
+/// devices holding its tags), to size a test.
+pub fn slowest(config: &Config, sims: &[SimDeviceConfig], name: &str) -> Duration {
     let wood_berry = Duration::from_secs(28 * 60);
+    let tags: Vec<String> = find_loop(config, name).map_or(Vec::new(), |c| c.reads().iter().map(|r| r.tag.get_ref().clone()).collect());
     sims.iter()
+        .filter(|d| d.tags.iter().any(|t| tags.contains(t.name.get_ref())))
         .flat_map(|d| &d.tags)
         .map(|t| match t.shape {
             Shape::Fopdt => t.time_constant.get() + t.dead_time.get(),
@@ -72,7 +75,13 @@ pub fn setpoint_step(
         None => 0,
     };
     let from = if last.sp[stepped].is_finite() { last.sp[stepped] } else { last.pv[stepped] };
-    let step = step.unwrap_or(if from.abs() > 1e-9 { from.abs() * 0.05 } else { 1.0 });
+    // 5 % of the SP, at most a quarter of the CV's range where it has one.
+    let range = h.status().and_then(|s| {
+        let cv = &s["cv"][stepped];
+        Some(cv["max"].as_f64()? - cv["min"].as_f64()?)
+    });
+    let default = if from.abs() > 1e-9 { from.abs() * 0.05 } else { 1.0 };
+    let step = step.unwrap_or(range.map_or(default, |r| default.min(r / 4.0)));
     let command = if mpc {
         json!({"cv": {cvs[stepped].clone(): {"setpoint": from + step}}})
     } else {
@@ -80,7 +89,12 @@ pub fn setpoint_step(
     };
     h.command(command)?;
     h.run_for(after);
-    let metrics = (0..cvs.len()).map(|i| step_metrics(&h.trace, i, last.t, if i == stepped { step } else { 0.0 })).collect();
+    let metrics = (0..cvs.len())
+        .map(|i| {
+            let m = step_metrics(&h.trace, i, last.t, step);
+            if i == stepped { m } else { StepMetrics { overshoot_pct: f64::NAN, settling_s: None, ..m } }
+        })
+        .collect();
     Ok(StepReport { cvs, mvs, stepped, from, step, t_step: last.t, metrics, trace: h.trace })
 }
 
