@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Modbus at plant scale: 100 devices x 100 tags, each device on its own TCP link, scanned every second,
 # served by pymodbus (hil-tests/modbus_sim.py) on this machine. Prints the agent's CPU and RSS, requests
-# per scan against one request per tag, and the mean planned-scan latency on loopback.
+# per scan against one request per tag, and the mean planned-scan latency on loopback. Beside the load a
+# PID loop runs at 100 Hz on a simulated valve: its tick lateness (p50, p99, from the histogram's buckets).
 #   benches/modbus.sh          DEVICES=100 SECS=30  (needs hil-tests/.venv: run hil-tests/run.sh once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,22 @@ until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))"
 
 {
   printf '[agent]\ndata_dir = "%s/data"\n[api]\nlisten = "127.0.0.1:19198"\n' "$work"
+  cat <<'TOML'
+[[sim.device]]
+name = "probe"
+scan = "10ms"
+tags = [
+  { name = "probe.valve", shape = "constant", offset = 40.0, writable = { min = 0.0, max = 100.0 } },
+  { name = "probe.temp", shape = "fopdt", input = "probe.valve", gain = 2.0, time_constant = "5s" },
+]
+[[control.pid]]
+name = "probe"
+pv = "probe.temp"
+output = "probe.valve"
+setpoint = 90.0
+period = "10ms"
+tuning = { gain = 0.5, integral = "5s" }
+TOML
   for d in $(seq 1 "$devices"); do
     printf '\n[[modbus.link]]\nname = "link%03d"\naddress = "127.0.0.1:%s"\n' "$d" "$port"
     printf '[[modbus.link.device]]\nname = "dev%03d"\nunit = %d\nscan = "1s"\ntags = [\n' "$d" "$d"
@@ -35,15 +52,20 @@ until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))"
   done
 } > "$work/agent.toml"
 
+buckets() { curl -s 127.0.0.1:19198/metrics | grep '^edge_loop_jitter_seconds_bucket{loop="probe"' | sed 's/.*le="\([^"]*\)"} /\1 /'; }
+# p50 and p99 of the ticks between two bucket snapshots: the first bound holding that share.
+quantiles() { paste -d' ' <(echo "$1") <(echo "$2") | awk '{ le[NR] = $1; n[NR] = $4 - $2 }
+  function q(f) { for (i = 1; i <= NR; i++) if (n[i] >= f * n[NR]) return le[i] }
+  END { printf "p50 <= %ss, p99 <= %ss (%d ticks)\n", q(0.5), q(0.99), n[NR] }'; }
 metric() { curl -s 127.0.0.1:19198/metrics | awk -v m="$1" 'index($1, m) == 1 {s += $2} END {print s + 0}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 "$bin" run -c "$work/agent.toml" 2> "$work/agent.log" & agent=$!
 sleep 10
-c0=$(cpu_ticks $agent); t0=$(date +%s.%N); r0=$(metric edge_device_requests_total); n0=$(metric edge_device_scans_total)
+j0=$(buckets); c0=$(cpu_ticks $agent); t0=$(date +%s.%N); r0=$(metric edge_device_requests_total); n0=$(metric edge_device_scans_total)
 s0=$(metric edge_device_scan_duration_seconds_sum); k0=$(metric edge_device_scan_duration_seconds_count)
 sleep "$secs"
-c1=$(cpu_ticks $agent); t1=$(date +%s.%N); r1=$(metric edge_device_requests_total); n1=$(metric edge_device_scans_total)
+j1=$(buckets); c1=$(cpu_ticks $agent); t1=$(date +%s.%N); r1=$(metric edge_device_requests_total); n1=$(metric edge_device_scans_total)
 s1=$(metric edge_device_scan_duration_seconds_sum); k1=$(metric edge_device_scan_duration_seconds_count)
 hz=$(getconf CLK_TCK)
 echo "devices: $devices x 100 tags, 1 s scan; devices up: $(metric edge_device_up)"
@@ -51,3 +73,5 @@ echo "agent CPU: $(echo "scale=2; 100 * ($c1 - $c0) / $hz / ($t1 - $t0)" | bc)% 
 echo "requests per scan: $(echo "scale=2; ($r1 - $r0) / ($n1 - $n0)" | bc) (one request per tag would be 100)"
 echo "planned scan latency on loopback (mean): $(echo "scale=3; 1000 * ($s1 - $s0) / ($k1 - $k0)" | bc) ms"
 echo "scans per second: $(echo "scale=1; ($n1 - $n0) / ($t1 - $t0)" | bc)"
+echo "PID loop at 100 Hz, tick lateness: $(quantiles "$j0" "$j1")"
+echo "loop deadlines missed: $(metric 'edge_loop_deadlines_missed_total{loop="probe"}')"
