@@ -118,3 +118,37 @@ pub fn safety_problems(
     }
     out
 }
+
+/// Declares a loop kind's config struct: its own keys, then the keys every loop shares (timing,
+/// fail-safe, read-back verification), with `safety()` and `what()` reading them.
+macro_rules! loop_config {
+    ($kind:literal, $(#[$meta:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$fm])* pub $field: $ty,)*
+            #[serde(default = "crate::engine::control::common::default_period")]
+            pub period: toml::Spanned<drivers::units::Span>,
+            pub stale_after: Option<drivers::units::Span>,
+            pub deadline: Option<drivers::units::Span>,
+            #[serde(default = "crate::engine::control::common::hold")]
+            pub fail_safe: toml::Spanned<crate::engine::control::common::FailSafeKind>,
+            #[serde(default = "crate::engine::control::common::yes")]
+            pub verify: bool,
+            pub verify_tolerance: Option<f64>,
+            pub verify_timeout: Option<drivers::units::Span>,
+        }
+
+        impl $name {
+            pub fn safety(&self) -> crate::engine::control::common::Safety {
+                let (period, verify) = (*self.period.get_ref(), self.verify);
+                crate::engine::control::common::Safety::new(period, self.stale_after, self.deadline, verify, self.verify_timeout)
+            }
+
+            /// How errors about this loop start: `control.pid "kiln-temp"`.
+            pub fn what(&self) -> String {
+                format!(concat!($kind, " {:?}"), self.name.get_ref())
+            }
+        }
+    };
+}
+pub(crate) use loop_config;

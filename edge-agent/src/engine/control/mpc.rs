@@ -30,19 +30,11 @@ use std::time::Duration;
 use drivers::sections::Problem;
 use protocols::TagId;
 
-use super::common::{Safety, safety_problems};
+use super::common::safety_problems;
 use super::loopcore::{Derived, derived_names};
 use crate::engine::{DerivedTag, Engine, EngineConfig, EngineInput, TagRef};
 
 impl MpcConfig {
-    pub fn safety(&self) -> Safety {
-        Safety::new(*self.period.get_ref(), self.stale_after, self.deadline, self.verify, self.verify_timeout)
-    }
-
-    fn what(&self) -> String {
-        format!("control.mpc {:?}", self.name.get_ref())
-    }
-
     pub fn build_loop(
         &self,
         tag_id: &dyn Fn(&str) -> Option<TagId>,

@@ -26,19 +26,11 @@ use std::time::Duration;
 use drivers::sections::Problem;
 use protocols::TagId;
 
-use super::common::{Safety, safety_problems};
+use super::common::safety_problems;
 use super::loopcore::{Derived, derived_names};
 use crate::engine::{DerivedTag, Engine, EngineConfig, EngineInput, TagRef};
 
 impl PidConfig {
-    pub fn safety(&self) -> Safety {
-        Safety::new(*self.period.get_ref(), self.stale_after, self.deadline, self.verify, self.verify_timeout)
-    }
-
-    fn what(&self) -> String {
-        format!("control.pid {:?}", self.name.get_ref())
-    }
-
     /// The output's limits: the tag's writable limits, narrowed by `output_limits`.
     pub fn output_limits(&self, writable: Option<drivers::WritableSpec>) -> OutputLimits {
         let (mut min, mut max) = writable.map_or((f64::NEG_INFINITY, f64::INFINITY), |w| (w.min, w.max));

@@ -45,6 +45,12 @@ struct Driven {
     next_tick: i64,
 }
 
+/// Loops `names` of a whole config file `text` against its `[[sim.device]]` plant.
+pub fn harness_for(text: &str, names: &[&str], start: Timestamp) -> Result<Harness, String> {
+    let config = crate::config::parse(text, "simulate.toml", &|_| None).map_err(|e| e.to_string())?;
+    Harness::with_loops(&config, &sim_devices(text)?, names, start)
+}
+
 /// Loops and their plant on a fake clock.
 pub struct Harness {
     devices: Vec<SimDevice>,

@@ -198,13 +198,27 @@ fn run(plan: GroupPlan) {
     let mut batch = Vec::with_capacity(4096);
     let mut out = Emitter::default();
     // The last value of each written tag, read back or written: the audit log's "old".
-    let mut known: HashMap<TagId, f64> = HashMap::new();
+    let mut known: HashMap<TagId, f64> = plan
+        .config
+        .engines
+        .iter()
+        .filter(|e| names.contains(&e.name().as_str()))
+        .flat_map(|e| e.writes().into_iter().filter_map(|w| plan.config.tags.registry.id(w.tag.get_ref())).collect::<Vec<_>>())
+        .map(|id| (id, f64::NAN))
+        .collect();
     let mut next = Instant::now();
     loop {
         next += period;
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
+        // A slow loop still takes the ring's samples often, so none it needs is lapped before its tick.
+        loop {
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            std::thread::sleep((next - now).min(DRAIN_EVERY));
+            if Instant::now() < next && !drain(&mut reader, &mut batch, &mut set, &mut known, &mut out) {
+                return;
+            }
         }
         let woke = Instant::now();
         let late = woke.saturating_duration_since(next);
@@ -216,21 +230,8 @@ fn run(plan: GroupPlan) {
             g.missed.fetch_add(1, Ordering::Relaxed);
             next = woke;
         }
-        loop {
-            let r = reader.try_read(&mut batch, 4096);
-            if r.closed {
-                return;
-            }
-            for s in &batch {
-                if let (Some(v), true) = (s.value.as_f64(), known.contains_key(&s.tag)) {
-                    known.insert(s.tag, v);
-                }
-            }
-            set.on_samples(&batch, &mut out);
-            batch.clear();
-            if r.read < 4096 {
-                break;
-            }
+        if !drain(&mut reader, &mut batch, &mut set, &mut known, &mut out) {
+            return;
         }
         while let Ok((engine, intent, result)) = results.try_recv() {
             set.on_write_result(engine, intent, result, &mut out);
@@ -248,6 +249,35 @@ fn run(plan: GroupPlan) {
             *h.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
         }
         g.busy.observe(woke.elapsed());
+    }
+}
+
+/// Longest a loop's thread goes without taking the ring's samples.
+const DRAIN_EVERY: Duration = Duration::from_millis(50);
+
+/// Hands every sample waiting in the ring to the loops. False once the ring is closed and empty.
+fn drain(
+    reader: &mut crate::ring::RingReader,
+    batch: &mut Vec<protocols::Sample>,
+    set: &mut EngineSet,
+    known: &mut HashMap<TagId, f64>,
+    out: &mut Emitter,
+) -> bool {
+    loop {
+        let r = reader.try_read(batch, 4096);
+        if r.closed {
+            return false;
+        }
+        for s in batch.iter() {
+            if let (Some(v), true) = (s.value.as_f64(), known.contains_key(&s.tag)) {
+                known.insert(s.tag, v);
+            }
+        }
+        set.on_samples(batch, out);
+        batch.clear();
+        if r.read < 4096 {
+            return true;
+        }
     }
 }
 
@@ -270,7 +300,7 @@ fn flush(
         plan.stats.writes.fetch_add(1, Ordering::Relaxed);
         let tag = set.tag_name(intent.tag).to_owned();
         let source = set.engine_name(engine).to_owned();
-        let old = known.get(&intent.tag).copied();
+        let old = known.get(&intent.tag).copied().filter(|v| v.is_finite());
         if let Some(v) = intent.value.as_f64() {
             known.insert(intent.tag, v);
         }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{Channel, StateSpace};
-use crate::engine::control::common::{FailSafeKind, StartMode, default_period, hold, yes};
+use crate::engine::control::common::{StartMode, loop_config};
 
 /// A controlled variable: held at its setpoint if it has one, inside `[min, max]` (soft) always.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -65,6 +65,8 @@ pub struct ModelConfig {
     pub c: Option<Vec<Vec<f64>>>,
 }
 
+loop_config! {
+"control.mpc",
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MpcConfig {
@@ -86,16 +88,7 @@ pub struct MpcConfig {
     pub max_failed_solves: u32,
     #[serde(default)]
     pub mode: StartMode,
-    #[serde(default = "default_period")]
-    pub period: Spanned<Span>,
-    pub stale_after: Option<Span>,
-    pub deadline: Option<Span>,
-    #[serde(default = "hold")]
-    pub fail_safe: Spanned<FailSafeKind>,
-    #[serde(default = "yes")]
-    pub verify: bool,
-    pub verify_tolerance: Option<f64>,
-    pub verify_timeout: Option<Span>,
+}
 }
 
 fn thirty() -> Spanned<usize> {

@@ -45,7 +45,13 @@ pub struct Controller {
     solver: Box<dyn QpSolver>,
     /// Constant part of the Hessian (ΔU block).
     hessian: Mat,
+    /// Per CV, the periods of the horizon where its soft limits are checked (coincidence points): from
+    /// the first the moves can reach, at most [`POINTS`] of them, so the QP stays small.
+    points: Vec<Vec<usize>>,
 }
+
+/// Coincidence points per CV.
+pub const POINTS: usize = 10;
 
 impl Controller {
     pub fn new(model: StateSpace, tuning: Tuning, solver: Box<dyn QpSolver>) -> Controller {
@@ -86,7 +92,17 @@ impl Controller {
             }
             hessian[r][r] += 2.0 * tuning.move_weight[r % nu];
         }
-        Controller { model, tuning, theta, solver, hessian }
+        let points = (0..ny)
+            .map(|i| {
+                let first = (0..p).find(|&k| theta[k * ny + i].iter().any(|&t| t != 0.0)).unwrap_or(p);
+                let span = p.saturating_sub(first);
+                let n = span.min(POINTS);
+                let mut at: Vec<usize> = (1..=n).map(|q| first + (q * span).div_ceil(n) - 1).collect();
+                at.dedup();
+                at
+            })
+            .collect();
+        Controller { model, tuning, theta, solver, hessian, points }
     }
 
     pub fn tuning(&self) -> &Tuning {
@@ -155,8 +171,8 @@ impl Controller {
                 row(sum.into_iter().map(|(c, v)| (c, -v)).collect(), u[j] - limits.u_min[j], &mut a, &mut b);
             }
         }
-        for k in 0..p {
-            for i in 0..ny {
+        for i in 0..ny {
+            for &k in &self.points[i] {
                 let r = k * ny + i;
                 let t: Vec<(usize, f64)> = self.theta[r].iter().copied().enumerate().filter(|(_, v)| *v != 0.0).collect();
                 if limits.y_max[i].is_finite() {

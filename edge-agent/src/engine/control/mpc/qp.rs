@@ -79,6 +79,10 @@ impl QpSolver for Clarabel {
             let settings = DefaultSettingsBuilder::default()
                 .verbose(false)
                 .max_iter(50)
+                // A move is applied to within a hundredth of a percent: 1e-7 is plenty, and saves iterations.
+                .tol_gap_abs(1e-7)
+                .tol_gap_rel(1e-7)
+                .tol_feas(1e-7)
                 .time_limit(budget.as_secs_f64())
                 // Data updates need the problem as given: no presolve.
                 .presolve_enable(false)

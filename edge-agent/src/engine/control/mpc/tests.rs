@@ -5,7 +5,7 @@ use std::time::Duration;
 use protocols::Timestamp;
 use serde_json::json;
 
-use crate::engine::control::simulate::{Harness, iae, sim_devices, step_metrics};
+use crate::engine::control::simulate::{Harness, harness_for, iae, step_metrics};
 
 const T0: Timestamp = Timestamp(1_700_000_000_000_000_000);
 
@@ -73,8 +73,7 @@ tuning = {{ gain = 0.075, integral = "23.6m", action = "direct" }}
 }
 
 fn harness(text: &str, loops: &[&str]) -> Harness {
-    let config = crate::config::parse(text, "t.toml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
-    Harness::with_loops(&config, &sim_devices(text).unwrap(), loops, T0).unwrap()
+    harness_for(text, loops, T0).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn minutes(m: u64) -> Duration {

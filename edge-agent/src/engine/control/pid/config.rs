@@ -5,7 +5,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::algo::{Action, AntiWindup, Gains};
-use crate::engine::control::common::{FailSafeKind, Range, StartMode, default_period, hold, yes};
+use crate::engine::control::common::{Range, StartMode, loop_config};
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -166,6 +166,8 @@ fn one_u32() -> Spanned<u32> {
     Spanned::new(0..0, 1)
 }
 
+loop_config! {
+"control.pid",
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PidConfig {
@@ -185,15 +187,7 @@ pub struct PidConfig {
     pub output_rate: Option<Spanned<f64>>,
     pub feedforward: Option<FeedforwardConfig>,
     pub outer: Option<OuterConfig>,
-    #[serde(default = "default_period")]
-    pub period: Spanned<Span>,
-    pub stale_after: Option<Span>,
-    pub deadline: Option<Span>,
-    #[serde(default = "hold")]
-    pub fail_safe: Spanned<FailSafeKind>,
+    /// Where `fail_safe = "safe_output"` drives the output.
     pub safe_output: Option<f64>,
-    #[serde(default = "yes")]
-    pub verify: bool,
-    pub verify_tolerance: Option<f64>,
-    pub verify_timeout: Option<Span>,
+}
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use protocols::Timestamp;
 use serde_json::json;
 
-use crate::engine::control::simulate::{Harness, sim_devices, step_metrics};
+use crate::engine::control::simulate::{Harness, harness_for, step_metrics};
 
 pub(super) const T0: Timestamp = Timestamp(1_700_000_000_000_000_000);
 
@@ -38,8 +38,7 @@ output = "kiln.fuel_valve"
 pub(super) const SIMC: &str = r#"tuning = { gain = 0.2857, integral = "80s" }"#;
 
 pub(super) fn harness(text: &str) -> Harness {
-    let config = crate::config::parse(text, "t.toml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
-    Harness::new(&config, &sim_devices(text).unwrap(), "kiln-temp", T0).unwrap()
+    harness_for(text, &["kiln-temp"], T0).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn minutes(m: u64) -> Duration {
@@ -190,9 +189,9 @@ output = "锅炉一号.燃料阀"
 setpoint = 200.0
 tuning = { gain = 1.5, integral = "40s" }
 "#;
-    let config = crate::config::parse(text, "t.toml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
-    let mut h = Harness::new(&config, &sim_devices(text).unwrap(), "锅炉一号.温度控制", T0).unwrap();
+    let mut h = harness_for(text, &["锅炉一号.温度控制"], T0).unwrap();
     h.run_for(minutes(10));
     assert!((h.value("锅炉一号.温度").unwrap() - 200.0).abs() < 0.5);
+    let config = crate::config::parse(text, "t.toml", &|_| None).unwrap();
     assert!(config.tags.registry.id("锅炉一号.温度控制.op").is_some(), "derived tags keep the plant's names");
 }
