@@ -55,7 +55,10 @@ fn states() -> Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
     let mut out = Vec::new();
     for k in 0..400 {
         let sp = if (k / 40) % 2 == 0 { vec![96.0, 0.5] } else { vec![97.0, 1.0] };
-        let d = vec![96.0 - 12.8 * 1.95 + 18.9 * 1.71 + 0.3 * (k as f64 / 25.0).sin(), 0.5 - 6.6 * 1.95 + 19.4 * 1.71];
+        let d = vec![
+            96.0 - 12.8 * 1.95 + 18.9 * 1.71 + 0.3 * (k as f64 / 25.0).sin(),
+            0.5 - 6.6 * 1.95 + 19.4 * 1.71,
+        ];
         out.push((x.clone(), d.clone(), u.clone(), sp.clone()));
         let (du, _) = c.plan(&x, &d, &u, &sp, &u.clone(), &limits(), Duration::from_millis(200)).unwrap();
         for (ui, d) in u.iter_mut().zip(du) {
@@ -68,21 +71,26 @@ fn states() -> Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
 
 fn percentiles(states: &[(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)]) {
     let mut c = Controller::new(column(), tuning(), Box::new(Clarabel::default()));
+    let mut iterations = Vec::new();
     let mut times: Vec<Duration> = (0..2000)
         .map(|i| {
             let (x, d, u, sp) = &states[i % states.len()];
             let t = Instant::now();
-            let _ = c.plan(x, d, u, sp, u, &limits(), Duration::from_millis(200)).unwrap();
+            let (_, solved) = c.plan(x, d, u, sp, u, &limits(), Duration::from_millis(200)).unwrap();
+            iterations.push(solved.iterations);
             t.elapsed()
         })
         .collect();
     times.sort();
+    iterations.sort();
     let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
     eprintln!(
-        "MPC move, Wood–Berry, P = 30, M = 10 (2000 solves): p50 {:?}, p99 {:?}, max {:?}",
+        "MPC move, Wood–Berry, P = 30, M = 10 (2000 solves): p50 {:?}, p99 {:?}, max {:?}; iterations p50 {}, max {}",
         at(0.5),
         at(0.99),
-        times.last().unwrap()
+        times.last().unwrap(),
+        iterations[iterations.len() / 2],
+        iterations.last().unwrap()
     );
 }
 

@@ -115,7 +115,8 @@ tuning = {{ gain = 0.05, integral = "5s" }}
     ));
     let agent = Agent::start(&config);
     let get = |path: &str| agent.request("GET", path, None, Some("s3cret"));
-    let started = eventually(Duration::from_secs(10), || get("/loops/kiln-temp").1.contains("\"started\":true"));
+    let started =
+        eventually(Duration::from_secs(10), || get("/loops/kiln-temp").1.contains("\"started\":true"));
     assert!(started, "{}", get("/loops").1);
     let put = |body: &str, token: Option<&str>| agent.request("PUT", "/loops/kiln-temp", Some(body), token);
     assert_eq!(put(r#"{"mode": "manual"}"#, None).0, 401);
@@ -125,22 +126,34 @@ tuning = {{ gain = 0.05, integral = "5s" }}
     let (status, body) = put(r#"{"setpoint": "hot"}"#, Some("s3cret"));
     assert_eq!((status, body.trim()), (422, "`setpoint` must be a number, not \"hot\""));
     assert_eq!(agent.request("PUT", "/loops/nope", Some("{}"), Some("s3cret")).0, 404);
-    let at_12_5 = eventually(Duration::from_secs(5), || get("/tags/kiln.fuel_valve").1.contains("\"value\":12.5"));
+    let at_12_5 =
+        eventually(Duration::from_secs(5), || get("/tags/kiln.fuel_valve").1.contains("\"value\":12.5"));
     assert!(at_12_5, "{}", get("/tags/kiln.fuel_valve").1);
     assert!(get("/loops/kiln-temp").1.contains("\"mode\":\"manual\""));
     let metrics = get("/metrics").1;
     assert!(metrics.contains("edge_loop_mode{loop=\"kiln-temp\"} 0"), "{metrics}");
     let ticks = || {
         let text = get("/metrics").1;
-        let count = text.lines().find_map(|l| l.strip_prefix("edge_loop_jitter_seconds_count{loop=\"kiln-temp\"} "));
+        let count =
+            text.lines().find_map(|l| l.strip_prefix("edge_loop_jitter_seconds_count{loop=\"kiln-temp\"} "));
         count.and_then(|c| c.parse::<f64>().ok()).unwrap_or(0.0)
     };
     let first = ticks();
-    assert!(eventually(Duration::from_secs(5), || ticks() >= first + 10.0), "each tick's lateness is measured");
+    assert!(
+        eventually(Duration::from_secs(5), || ticks() >= first + 10.0),
+        "each tick's lateness is measured"
+    );
     let audit = std::fs::read_to_string(scratch.0.join("data/audit/control.jsonl")).unwrap();
-    let manual = audit.lines().find(|l| l.contains("\"reason\":\"manual\"")).unwrap_or_else(|| panic!("{audit}"));
+    let manual =
+        audit.lines().find(|l| l.contains("\"reason\":\"manual\"")).unwrap_or_else(|| panic!("{audit}"));
     let record: serde_json::Value = serde_json::from_str(manual).unwrap();
-    assert_eq!((record["tag"].as_str(), record["new"].as_f64(), record["result"].as_str()), (Some("kiln.fuel_valve"), Some(12.5), Some("ok")));
+    assert_eq!(
+        (record["tag"].as_str(), record["new"].as_f64(), record["result"].as_str()),
+        (Some("kiln.fuel_valve"), Some(12.5), Some("ok"))
+    );
     assert!(record["old"].as_f64().is_some_and(|old| old != 12.5), "{record}");
-    assert!(audit.lines().any(|l| l.contains("\"event\":\"command\"") && l.contains("\"by\":\"api\"")), "{audit}");
+    assert!(
+        audit.lines().any(|l| l.contains("\"event\":\"command\"") && l.contains("\"by\":\"api\"")),
+        "{audit}"
+    );
 }

@@ -82,16 +82,15 @@ fn check_tag(device: &str, tag: &SimTagConfig, names: &[&str]) -> Result<Vec<usi
         if input == name {
             return Err(at(format!("a tag cannot be its own {key}; name the valve or setpoint tag")));
         }
-        names
-            .iter()
-            .position(|n| n == input)
-            .ok_or_else(|| at(format!("{key} \"{input}\" is not a tag of this device; declare it in its `tags`")))
+        names.iter().position(|n| n == input).ok_or_else(|| {
+            at(format!("{key} \"{input}\" is not a tag of this device; declare it in its `tags`"))
+        })
     };
     match tag.shape {
         Shape::Fopdt => {
             let Some(input) = &tag.input else {
                 return Err(at(
-                    "a `fopdt` tag needs `input = \"<tag of this device>\"`, the tag that drives it".into()
+                    "a `fopdt` tag needs `input = \"<tag of this device>\"`, the tag that drives it".into(),
                 ));
             };
             Ok(vec![local(input, "input")?])

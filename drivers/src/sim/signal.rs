@@ -6,8 +6,8 @@ use protocols::Value;
 
 use super::config::{Shape, SimTagConfig};
 use super::fopdt::Fopdt;
-use super::wood_berry::{Column, Composition};
 use super::rng::{Rng, name_hash};
+use super::wood_berry::{Column, Composition};
 
 #[derive(Debug, Clone)]
 pub(crate) enum Signal {
@@ -70,12 +70,7 @@ fn phase(t_s: f64, period_s: f64) -> f64 {
 
 impl Signal {
     /// The tag's state before its first scan. `inputs` are the resolved indices of a model's input tags.
-    pub(crate) fn new(
-        tag: &SimTagConfig,
-        seed: u64,
-        scan: std::time::Duration,
-        inputs: &[usize],
-    ) -> Self {
+    pub(crate) fn new(tag: &SimTagConfig, seed: u64, scan: std::time::Duration, inputs: &[usize]) -> Self {
         let input = |i: usize| inputs.get(i).copied().unwrap_or(0);
         let (offset, amplitude) = (tag.offset, tag.amplitude);
         let period_s = tag.period.get().as_secs_f64();

@@ -32,7 +32,8 @@ const fn ch(gain: f64, time_constant_min: f64, dead_time_min: f64) -> Channel {
 }
 
 /// Rows xD, xB; columns reflux R, steam S (Wood & Berry 1973).
-pub const MODEL: [[Channel; 2]; 2] = [[ch(12.8, 16.7, 1.0), ch(-18.9, 21.0, 3.0)], [ch(6.6, 10.9, 7.0), ch(-19.4, 14.4, 3.0)]];
+pub const MODEL: [[Channel; 2]; 2] =
+    [[ch(12.8, 16.7, 1.0), ch(-18.9, 21.0, 3.0)], [ch(6.6, 10.9, 7.0), ch(-19.4, 14.4, 3.0)]];
 /// Operating point: reflux and steam, lb/min.
 pub const NOMINAL_INPUTS: [f64; 2] = [1.95, 1.71];
 /// Operating point: top (xD) and bottom (xB) compositions, mol % methanol.

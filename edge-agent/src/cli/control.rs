@@ -61,7 +61,15 @@ pub fn simulate(args: SimulateArgs) -> ExitCode {
     let warmup = args.warmup.map_or(slowest * 5, Span::get);
     let after = args.duration.map_or(slowest * 10, Span::get);
     let started = Instant::now();
-    let report = match steptest::setpoint_step(&cfg, &sims, &args.name, args.cv.as_deref(), args.step, warmup, after) {
+    let report = match steptest::setpoint_step(
+        &cfg,
+        &sims,
+        &args.name,
+        args.cv.as_deref(),
+        args.step,
+        warmup,
+        after,
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -108,23 +116,42 @@ pub fn simulate(args: SimulateArgs) -> ExitCode {
 
 /// 5 % of the output's writable span, or 1 unit.
 fn output_step(cfg: &config::Config, report: &StepReport) -> f64 {
-    let span = cfg.tags.registry.id(&report.mvs[0]).and_then(|id| cfg.tags.info[id.0 as usize].writable).map(|w| w.max - w.min);
+    let span = cfg
+        .tags
+        .registry
+        .id(&report.mvs[0])
+        .and_then(|id| cfg.tags.info[id.0 as usize].writable)
+        .map(|w| w.max - w.min);
     let op = report.trace.last().map_or(0.0, |p| p.op[0]);
     let du = span.map_or(1.0, |s| s * 0.05);
     // Step toward the middle of the range, so the step is not clipped by a limit.
-    let mid = cfg.tags.registry.id(&report.mvs[0]).and_then(|id| cfg.tags.info[id.0 as usize].writable).map_or(op + 1.0, |w| (w.min + w.max) / 2.0);
+    let mid = cfg
+        .tags
+        .registry
+        .id(&report.mvs[0])
+        .and_then(|id| cfg.tags.info[id.0 as usize].writable)
+        .map_or(op + 1.0, |w| (w.min + w.max) / 2.0);
     if op > mid { -du } else { du }
 }
 
 fn describe(name: &str, r: &StepReport) -> String {
-    let mut out = format!("loop {name}: SP of {} stepped {} → {} at {:.0}s\n", r.cvs[r.stepped], r.from, r.from + r.step, r.t_step);
+    let mut out = format!(
+        "loop {name}: SP of {} stepped {} → {} at {:.0}s\n",
+        r.cvs[r.stepped],
+        r.from,
+        r.from + r.step,
+        r.t_step
+    );
     for (i, (cv, m)) in r.cvs.iter().zip(&r.metrics).enumerate() {
         if i != r.stepped {
             out.push_str(&format!("  {cv}: IAE {:.3} (PV units·s) while held at its SP\n", m.iae));
             continue;
         }
         let settling = m.settling_s.map_or("not settled".to_owned(), |s| format!("{s:.0}s"));
-        out.push_str(&format!("  {cv}: IAE {:.3} (PV units·s), overshoot {:.1}%, settling (2%) {settling}\n", m.iae, m.overshoot_pct));
+        out.push_str(&format!(
+            "  {cv}: IAE {:.3} (PV units·s), overshoot {:.1}%, settling (2%) {settling}\n",
+            m.iae, m.overshoot_pct
+        ));
     }
     out
 }

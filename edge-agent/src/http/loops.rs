@@ -29,15 +29,23 @@ pub async fn one(State(state): State<Arc<AgentState>>, Path(name): Path<String>)
     }
 }
 
-pub async fn command(State(state): State<Arc<AgentState>>, Path(name): Path<String>, Json(body): Json<Json_>) -> Response {
+pub async fn command(
+    State(state): State<Arc<AgentState>>,
+    Path(name): Path<String>,
+    Json(body): Json<Json_>,
+) -> Response {
     let g = state.current();
     if g.config.api.token.is_none() {
-        return (StatusCode::FORBIDDEN, "loop commands over the API are off: set api.token_file to turn them on\n")
+        return (
+            StatusCode::FORBIDDEN,
+            "loop commands over the API are off: set api.token_file to turn them on\n",
+        )
             .into_response();
     }
     let Some(handle) = g.loops.find(&name).cloned() else { return not_found(&name) };
     let Json_::Object(fields) = body else {
-        return (StatusCode::BAD_REQUEST, "the body is a JSON object, e.g. {\"mode\": \"auto\"}\n").into_response();
+        return (StatusCode::BAD_REQUEST, "the body is a JSON object, e.g. {\"mode\": \"auto\"}\n")
+            .into_response();
     };
     match handle.command(Command { fields, by: "api".into() }).await {
         Ok(done) => Json(json!({ "done": done, "loop": view(&handle) })).into_response(),

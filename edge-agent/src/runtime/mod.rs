@@ -145,7 +145,15 @@ impl Running {
         let loops = if tapped {
             Arc::default()
         } else {
-            engines::looping::start(&config, &ring, &writes, &engine_stats, &clock, &mut readers, &mut components)
+            engines::looping::start(
+                &config,
+                &ring,
+                &writes,
+                &engine_stats,
+                &clock,
+                &mut readers,
+                &mut components,
+            )
         };
 
         let (stop_uplinks, uplinks_stop) = watch::channel(false);

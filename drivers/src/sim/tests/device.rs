@@ -276,13 +276,20 @@ fn the_wood_berry_column_answers_a_reflux_step_with_its_published_gains_and_dead
     steam.offset = 1.71;
     let column = |name: &str, c: Composition| {
         let mut t = tag(name, Shape::WoodBerry);
-        (t.composition, t.reflux, t.steam) =
-            (Some(c), Some(Spanned::new(0..0, "col.reflux".into())), Some(Spanned::new(0..0, "col.steam".into())));
+        (t.composition, t.reflux, t.steam) = (
+            Some(c),
+            Some(Spanned::new(0..0, "col.reflux".into())),
+            Some(Spanned::new(0..0, "col.steam".into())),
+        );
         t
     };
-    let cfg = device(0, vec![reflux, steam, column("col.xd", Composition::Top), column("col.xb", Composition::Bottom)]);
+    let cfg = device(
+        0,
+        vec![reflux, steam, column("col.xd", Composition::Top), column("col.xb", Composition::Bottom)],
+    );
     let names = ["col.reflux", "col.steam", "col.xd", "col.xb"];
-    let mut dev = SimDevice::new(&cfg, |n| names.iter().position(|x| *x == n).map(|i| TagId(i as u32))).unwrap();
+    let mut dev =
+        SimDevice::new(&cfg, |n| names.iter().position(|x| *x == n).map(|i| TagId(i as u32))).unwrap();
     let minute = 60_000_000_000i64;
     let at = |m: i64| Timestamp(m * minute / 6);
     let value = |s: &crate::sim::ScanOutcome, i: usize| s.samples[i].value.as_f64().unwrap();

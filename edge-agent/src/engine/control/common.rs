@@ -68,19 +68,27 @@ pub struct Safety {
 }
 
 impl Safety {
-    pub fn new(period: Span, stale_after: Option<Span>, deadline: Option<Span>, verify: bool, timeout: Option<Span>) -> Safety {
+    pub fn new(
+        period: Span,
+        stale_after: Option<Span>,
+        deadline: Option<Span>,
+        verify: bool,
+        timeout: Option<Span>,
+    ) -> Safety {
         let period = period.get();
         Safety {
             period,
             stale_after: stale_after.map_or((period * 3).max(Duration::from_secs(2)), Span::get),
             deadline: deadline.map_or(period, Span::get),
-            verify_timeout: verify.then(|| timeout.map_or((period * 5).max(Duration::from_secs(5)), Span::get)),
+            verify_timeout: verify
+                .then(|| timeout.map_or((period * 5).max(Duration::from_secs(5)), Span::get)),
         }
     }
 
     /// Read-back verification for an output of `span` (max − min): by default within 0.5 % of it.
     pub fn verify(&self, tolerance: Option<f64>, span: f64) -> Option<Verify> {
-        self.verify_timeout.map(|timeout| Verify { tolerance: tolerance.unwrap_or(span.abs() * 0.005), timeout })
+        self.verify_timeout
+            .map(|timeout| Verify { tolerance: tolerance.unwrap_or(span.abs() * 0.005), timeout })
     }
 }
 

@@ -74,7 +74,9 @@ impl Fault {
     pub fn text(&self) -> String {
         match self {
             Fault::InputBad { tag, why } => format!("{tag} is bad ({why})"),
-            Fault::InputStale { tag, age } => format!("{tag} has not been updated for {:.1}s", age.as_secs_f64()),
+            Fault::InputStale { tag, age } => {
+                format!("{tag} has not been updated for {:.1}s", age.as_secs_f64())
+            }
             Fault::MissedDeadline { late } => format!("tick {:.1}ms late", late.as_secs_f64() * 1e3),
             Fault::WriteFailed { tag, why } => format!("write to {tag} failed: {why}"),
             Fault::ReadbackMismatch { tag, wrote, read } => {
@@ -117,7 +119,10 @@ impl InputWatch {
 
     /// The last good value, if any arrived (for tracking while faulted).
     pub fn last_value(&self) -> Option<f64> {
-        self.last.filter(|s| s.quality == Quality::Good).and_then(|s| s.value.as_f64()).filter(|v| v.is_finite())
+        self.last
+            .filter(|s| s.quality == Quality::Good)
+            .and_then(|s| s.value.as_f64())
+            .filter(|v| v.is_finite())
     }
 
     /// The value to control on, or why there is none. Uncertain counts as bad: a loop acts on what it
@@ -131,7 +136,8 @@ impl InputWatch {
             Quality::Good => {}
             Quality::Bad(r) | Quality::Uncertain(r) => return Err(bad(r.to_string())),
         }
-        let v = s.value.as_f64().filter(|v| v.is_finite()).ok_or_else(|| bad("not a finite number".into()))?;
+        let v =
+            s.value.as_f64().filter(|v| v.is_finite()).ok_or_else(|| bad("not a finite number".into()))?;
         let old = age(now, s.ts);
         if old > stale_after {
             return Err(Fault::InputStale { tag: self.name.clone(), age: old });

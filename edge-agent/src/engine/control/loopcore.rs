@@ -73,7 +73,13 @@ impl FaultState {
 
     /// Takes this tick's fault (if any); a latched one stays until [`clear_latched`](Self::clear_latched).
     /// Raises an event when the fault appears or changes, and when it clears.
-    pub fn note(&mut self, source: &str, fault: Option<Fault>, now: Timestamp, out: &mut Emitter) -> Option<Fault> {
+    pub fn note(
+        &mut self,
+        source: &str,
+        fault: Option<Fault>,
+        now: Timestamp,
+        out: &mut Emitter,
+    ) -> Option<Fault> {
         if let Some(f) = fault.as_ref().filter(|f| f.latched()) {
             self.latched.get_or_insert_with(|| f.clone());
         }
@@ -85,7 +91,10 @@ impl FaultState {
         };
         if changed {
             let message = match &next {
-                Some(f) if f.latched() => format!("ALARM fail-safe: {}; put the loop back in auto once the actuator is checked", f.text()),
+                Some(f) if f.latched() => format!(
+                    "ALARM fail-safe: {}; put the loop back in auto once the actuator is checked",
+                    f.text()
+                ),
                 Some(f) => format!("ALARM fail-safe: {}", f.text()),
                 None => "fault cleared; the loop resumes".to_owned(),
             };
@@ -123,18 +132,40 @@ pub fn derived_names(name: &str, single: bool) -> Vec<String> {
 const REPUBLISH_NS: i64 = 1_000_000_000;
 
 impl Derived {
-    pub fn resolve(name: &str, single: bool, tag_id: &dyn Fn(&str) -> Option<TagId>) -> Result<Derived, String> {
+    pub fn resolve(
+        name: &str,
+        single: bool,
+        tag_id: &dyn Fn(&str) -> Option<TagId>,
+    ) -> Result<Derived, String> {
         let ids = derived_names(name, single)
             .into_iter()
             .map(|n| tag_id(&n).ok_or(format!("tag {n} is not registered")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Derived { mode: ids[0], fault: ids[1], sp: ids.get(2).copied(), op: ids.get(3).copied(), last: None })
+        Ok(Derived {
+            mode: ids[0],
+            fault: ids[1],
+            sp: ids.get(2).copied(),
+            op: ids.get(3).copied(),
+            last: None,
+        })
     }
 
-    pub fn publish(&mut self, now: Timestamp, sp: f64, op: f64, mode: super::loopcore::Mode, fault: i64, out: &mut Emitter) {
+    pub fn publish(
+        &mut self,
+        now: Timestamp,
+        sp: f64,
+        op: f64,
+        mode: super::loopcore::Mode,
+        fault: i64,
+        out: &mut Emitter,
+    ) {
         let m = mode.code();
         let same = self.last.is_some_and(|(t, s, o, lm, lf)| {
-            now.0 - t.0 < REPUBLISH_NS && (s == sp || s.is_nan() && sp.is_nan()) && o == op && lm == m && lf == fault
+            now.0 - t.0 < REPUBLISH_NS
+                && (s == sp || s.is_nan() && sp.is_nan())
+                && o == op
+                && lm == m
+                && lf == fault
         });
         if same {
             return;

@@ -34,17 +34,24 @@ impl EngineKind for ControlKind {
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
-            errors.push(Some(span), "`control` holds lists: write each loop as `[[control.pid]]` or `[[control.mpc]]`");
+            errors.push(
+                Some(span),
+                "`control` holds lists: write each loop as `[[control.pid]]` or `[[control.mpc]]`",
+            );
             return Vec::new();
         };
         let mut out: Vec<Arc<dyn EngineConfig>> = Vec::new();
         for (key, value) in table {
             match key.get_ref().as_ref() {
                 "pid" => out.extend(
-                    items::<pid::PidConfig>("control.pid", value, errors).into_iter().map(|c| Arc::new(c) as _),
+                    items::<pid::PidConfig>("control.pid", value, errors)
+                        .into_iter()
+                        .map(|c| Arc::new(c) as _),
                 ),
                 "mpc" => out.extend(
-                    items::<mpc::MpcConfig>("control.mpc", value, errors).into_iter().map(|c| Arc::new(c) as _),
+                    items::<mpc::MpcConfig>("control.mpc", value, errors)
+                        .into_iter()
+                        .map(|c| Arc::new(c) as _),
                 ),
                 other => errors.push(
                     Some(key.span()),

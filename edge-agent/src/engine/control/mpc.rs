@@ -43,7 +43,11 @@ impl MpcConfig {
         let id = |t: &str| tag_id(t).ok_or_else(|| format!("tag {t} is not registered"));
         let tags = MpcTags {
             cvs: self.cv.iter().map(|c| id(c.tag.get_ref())).collect::<Result<_, _>>()?,
-            mvs: self.mv.iter().map(|m| Ok((id(m.tag.get_ref())?, writable(m.tag.get_ref())))).collect::<Result<_, String>>()?,
+            mvs: self
+                .mv
+                .iter()
+                .map(|m| Ok((id(m.tag.get_ref())?, writable(m.tag.get_ref()))))
+                .collect::<Result<_, String>>()?,
             derived: Derived::resolve(self.name.get_ref(), false, tag_id)?,
         };
         MpcLoop::new(self, tags)
@@ -67,7 +71,10 @@ impl EngineConfig for MpcConfig {
     }
 
     fn derives(&self) -> Vec<DerivedTag> {
-        derived_names(self.name.get_ref(), false).into_iter().map(|name| DerivedTag { name, at: self.name.span() }).collect()
+        derived_names(self.name.get_ref(), false)
+            .into_iter()
+            .map(|name| DerivedTag { name, at: self.name.span() })
+            .collect()
     }
 
     fn writes(&self) -> Vec<TagRef<'_>> {
@@ -87,33 +94,52 @@ impl EngineConfig for MpcConfig {
         }
         match self.state_space() {
             Err(why) => out.push((self.model.span(), format!("{what}: model: {why}"))),
-            Ok(m) if m.gains().is_none() => {
-                out.push((self.model.span(), format!("{what}: model: it does not settle; the target layer needs a stable model")))
-            }
+            Ok(m) if m.gains().is_none() => out.push((
+                self.model.span(),
+                format!("{what}: model: it does not settle; the target layer needs a stable model"),
+            )),
             Ok(_) => {}
         }
         let (p, m) = (*self.prediction_horizon.get_ref(), *self.control_horizon.get_ref());
         if !(1..=500).contains(&p) {
-            out.push((self.prediction_horizon.span(), format!("{what}: prediction_horizon {p} must be from 1 to 500 periods")));
+            out.push((
+                self.prediction_horizon.span(),
+                format!("{what}: prediction_horizon {p} must be from 1 to 500 periods"),
+            ));
         }
         if m == 0 || m > p {
-            out.push((self.control_horizon.span(), format!("{what}: control_horizon {m} must be from 1 to the prediction horizon ({p})")));
+            out.push((
+                self.control_horizon.span(),
+                format!("{what}: control_horizon {m} must be from 1 to the prediction horizon ({p})"),
+            ));
         }
         for c in &self.cv {
             if let (Some(lo), Some(hi)) = (c.min, c.max)
                 && lo > hi
             {
-                out.push((c.tag.span(), format!("{what}: CV {}: min {lo} is above max {hi}", c.tag.get_ref())));
+                out.push((
+                    c.tag.span(),
+                    format!("{what}: CV {}: min {lo} is above max {hi}", c.tag.get_ref()),
+                ));
             }
         }
         for mv in &self.mv {
             if let (Some(lo), Some(hi)) = (mv.min, mv.max)
                 && lo > hi
             {
-                out.push((mv.tag.span(), format!("{what}: MV {}: min {lo} is above max {hi}", mv.tag.get_ref())));
+                out.push((
+                    mv.tag.span(),
+                    format!("{what}: MV {}: min {lo} is above max {hi}", mv.tag.get_ref()),
+                ));
             }
             if mv.rate.is_some_and(|r| !(r > 0.0)) {
-                out.push((mv.tag.span(), format!("{what}: MV {}: rate must be above 0 (largest move per period)", mv.tag.get_ref())));
+                out.push((
+                    mv.tag.span(),
+                    format!(
+                        "{what}: MV {}: rate must be above 0 (largest move per period)",
+                        mv.tag.get_ref()
+                    ),
+                ));
             }
         }
         out

@@ -84,7 +84,10 @@ impl EngineConfig for PidConfig {
     }
 
     fn derives(&self) -> Vec<DerivedTag> {
-        derived_names(self.name.get_ref(), true).into_iter().map(|name| DerivedTag { name, at: self.name.span() }).collect()
+        derived_names(self.name.get_ref(), true)
+            .into_iter()
+            .map(|name| DerivedTag { name, at: self.name.span() })
+            .collect()
     }
 
     fn writes(&self) -> Vec<TagRef<'_>> {
@@ -112,12 +115,18 @@ impl EngineConfig for PidConfig {
         if let (Some(sp), Some(r)) = (self.setpoint, &self.setpoint_limits)
             && !(r.get_ref().min..=r.get_ref().max).contains(&sp)
         {
-            out.push((r.span(), format!("{what}: setpoint {sp} is outside setpoint_limits; widen them or move the SP")));
+            out.push((
+                r.span(),
+                format!("{what}: setpoint {sp} is outside setpoint_limits; widen them or move the SP"),
+            ));
         }
         if let Some(r) = &self.output_rate
             && !(*r.get_ref() > 0.0 && r.get_ref().is_finite())
         {
-            out.push((r.span(), format!("{what}: output_rate {} must be above 0 (units per second)", r.get_ref())));
+            out.push((
+                r.span(),
+                format!("{what}: output_rate {} must be above 0 (units per second)", r.get_ref()),
+            ));
         }
         if let Some(o) = &self.outer {
             if let Err(why) = o.tuning.get_ref().gains() {
@@ -144,7 +153,8 @@ impl EngineConfig for PidConfig {
     }
 
     fn summary(&self) -> String {
-        let cascade = self.outer.as_ref().map(|o| format!(", cascade from {}", o.pv.get_ref())).unwrap_or_default();
+        let cascade =
+            self.outer.as_ref().map(|o| format!(", cascade from {}", o.pv.get_ref())).unwrap_or_default();
         format!(
             "PID {}: {} → {} every {}{cascade}, fail-safe {:?}",
             self.name.get_ref(),
@@ -160,7 +170,8 @@ impl EngineConfig for PidConfig {
     }
 
     fn build_in(&self, tags: &crate::config::TagTable) -> Result<Box<dyn Engine>, String> {
-        let writable = tags.registry.id(self.output.get_ref()).and_then(|id| tags.info[id.0 as usize].writable);
+        let writable =
+            tags.registry.id(self.output.get_ref()).and_then(|id| tags.info[id.0 as usize].writable);
         Ok(Box::new(self.build_loop(&|t| tags.registry.id(t), writable)?))
     }
 }

@@ -74,12 +74,22 @@ pub struct Harness {
 
 impl Harness {
     /// The loop named `name` (`kiln-temp` or `control.pid kiln-temp`) of `config`, against `sims`.
-    pub fn new(config: &Config, sims: &[SimDeviceConfig], name: &str, start: Timestamp) -> Result<Harness, String> {
+    pub fn new(
+        config: &Config,
+        sims: &[SimDeviceConfig],
+        name: &str,
+        start: Timestamp,
+    ) -> Result<Harness, String> {
         Self::with_loops(config, sims, &[name], start)
     }
 
     /// Several loops on one plant (decentralised control); the trace lists their CVs and MVs in order.
-    pub fn with_loops(config: &Config, sims: &[SimDeviceConfig], names: &[&str], start: Timestamp) -> Result<Harness, String> {
+    pub fn with_loops(
+        config: &Config,
+        sims: &[SimDeviceConfig],
+        names: &[&str],
+        start: Timestamp,
+    ) -> Result<Harness, String> {
         let registry = &config.tags.registry;
         let mut loops = Vec::new();
         for name in names {
@@ -87,11 +97,10 @@ impl Harness {
             let period_ns = nanos(cfg.tick()).max(1);
             loops.push(Driven { engine: cfg.build_in(&config.tags)?, period_ns, next_tick: start.0 });
         }
-        let devices = sims
-            .iter()
-            .map(|d| SimDevice::new(d, |t| registry.id(t)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let fastest = devices.iter().map(|d| nanos(d.scan_period())).chain(loops.iter().map(|l| l.period_ns)).min();
+        let devices =
+            sims.iter().map(|d| SimDevice::new(d, |t| registry.id(t))).collect::<Result<Vec<_>, _>>()?;
+        let fastest =
+            devices.iter().map(|d| nanos(d.scan_period())).chain(loops.iter().map(|l| l.period_ns)).min();
         let names = registry.iter().map(|(id, n)| (n.to_owned(), id)).collect();
         Ok(Harness {
             devices,
@@ -150,7 +159,8 @@ impl Harness {
                     if self.silent.contains(&s.tag) {
                         continue;
                     }
-                    let s = if self.bad.contains(&s.tag) { Sample::bad(s.tag, now, Reason::Timeout) } else { s };
+                    let s =
+                        if self.bad.contains(&s.tag) { Sample::bad(s.tag, now, Reason::Timeout) } else { s };
                     for (l, out) in self.loops.iter_mut().zip(&mut outs) {
                         l.engine.on_sample(&s, out);
                     }
@@ -230,7 +240,10 @@ pub fn find_loop<'a>(config: &'a Config, name: &str) -> Result<&'a dyn EngineCon
         .find(|e| e.name() == name || e.name().split_once(' ').is_some_and(|(_, n)| n == name))
         .ok_or_else(|| {
             let known: Vec<String> = loops.iter().map(|e| e.name()).collect();
-            format!("no loop named {name:?}; the config has: {}", if known.is_empty() { "none".into() } else { known.join(", ") })
+            format!(
+                "no loop named {name:?}; the config has: {}",
+                if known.is_empty() { "none".into() } else { known.join(", ") }
+            )
         })
 }
 

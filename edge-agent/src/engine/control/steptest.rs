@@ -30,7 +30,8 @@ pub struct StepReport {
 /// devices holding its tags), to size a test.
 pub fn slowest(config: &Config, sims: &[SimDeviceConfig], name: &str) -> Duration {
     let wood_berry = Duration::from_secs(28 * 60);
-    let tags: Vec<String> = find_loop(config, name).map_or(Vec::new(), |c| c.reads().iter().map(|r| r.tag.get_ref().clone()).collect());
+    let tags: Vec<String> = find_loop(config, name)
+        .map_or(Vec::new(), |c| c.reads().iter().map(|r| r.tag.get_ref().clone()).collect());
     sims.iter()
         .filter(|d| d.tags.iter().any(|t| tags.contains(t.name.get_ref())))
         .flat_map(|d| &d.tags)
@@ -44,12 +45,20 @@ pub fn slowest(config: &Config, sims: &[SimDeviceConfig], name: &str) -> Duratio
         .max(Duration::from_secs(10))
 }
 
-fn start(config: &Config, sims: &[SimDeviceConfig], name: &str) -> Result<(Harness, Vec<String>, Vec<String>, bool), String> {
+fn start(
+    config: &Config,
+    sims: &[SimDeviceConfig],
+    name: &str,
+) -> Result<(Harness, Vec<String>, Vec<String>, bool), String> {
     let cfg = find_loop(config, name)?;
     let mvs: Vec<String> = cfg.writes().iter().map(|w| w.tag.get_ref().clone()).collect();
-    let cvs: Vec<String> = cfg.reads().iter().map(|r| r.tag.get_ref().clone()).filter(|t| !mvs.contains(t)).collect();
+    let cvs: Vec<String> =
+        cfg.reads().iter().map(|r| r.tag.get_ref().clone()).filter(|t| !mvs.contains(t)).collect();
     if !sims.iter().flat_map(|d| &d.tags).any(|t| mvs.contains(t.name.get_ref())) {
-        return Err(format!("{}: no `[[sim.device]]` in the file has its output; simulate needs the plant as a sim device", cfg.name()));
+        return Err(format!(
+            "{}: no `[[sim.device]]` in the file has its output; simulate needs the plant as a sim device",
+            cfg.name()
+        ));
     }
     let h = Harness::new(config, sims, name, Timestamp(0))?;
     Ok((h, cvs, mvs, cfg.kind() == "control.mpc"))
@@ -71,7 +80,10 @@ pub fn setpoint_step(
     let last = h.trace.last().ok_or("the loop never ran: does its PV and output read back?")?.clone();
     cvs.truncate(last.sp.len());
     let stepped = match cv {
-        Some(tag) => cvs.iter().position(|c| c == tag).ok_or(format!("{tag} is not a CV of {name}; its CVs: {}", cvs.join(", ")))?,
+        Some(tag) => cvs
+            .iter()
+            .position(|c| c == tag)
+            .ok_or(format!("{tag} is not a CV of {name}; its CVs: {}", cvs.join(", ")))?,
         None => 0,
     };
     let from = if last.sp[stepped].is_finite() { last.sp[stepped] } else { last.pv[stepped] };
@@ -99,7 +111,14 @@ pub fn setpoint_step(
 }
 
 /// An open-loop step of the output by `du` after `warmup`; the PV's answer fitted and SIMC applied.
-pub fn tune(config: &Config, sims: &[SimDeviceConfig], name: &str, du: f64, warmup: Duration, after: Duration) -> Result<(Fit, PiSettings), String> {
+pub fn tune(
+    config: &Config,
+    sims: &[SimDeviceConfig],
+    name: &str,
+    du: f64,
+    warmup: Duration,
+    after: Duration,
+) -> Result<(Fit, PiSettings), String> {
     let (mut h, _, _, mpc) = start(config, sims, name)?;
     if mpc {
         return Err("--tune suggests PI settings for a [[control.pid]] loop".into());
@@ -110,6 +129,7 @@ pub fn tune(config: &Config, sims: &[SimDeviceConfig], name: &str, du: f64, warm
     h.command(json!({"output": last.op[0] + du}))?;
     h.run_for(after);
     let points: Vec<(f64, f64)> = h.trace.iter().map(|p| (p.t, p.pv[0])).collect();
-    let fit = fit_step(&points, last.t, du).ok_or("the PV did not answer the output step; is the plant a fopdt on the output?")?;
+    let fit = fit_step(&points, last.t, du)
+        .ok_or("the PV did not answer the output step; is the plant a fopdt on the output?")?;
     Ok((fit, simc_pi(&fit)))
 }

@@ -34,11 +34,19 @@ pub fn plot(title: &str, trace: &[Point], cvs: &[String], mvs: &[String]) -> Str
             ]
         })
         .collect();
-    let bottom: Vec<(String, Vec<(f64, f64)>, bool)> =
-        mvs.iter().enumerate().map(|(j, name)| (format!("OP {name}"), trace.iter().map(|p| (p.t, p.op[j])).collect(), false)).collect();
+    let bottom: Vec<(String, Vec<(f64, f64)>, bool)> = mvs
+        .iter()
+        .enumerate()
+        .map(|(j, name)| (format!("OP {name}"), trace.iter().map(|p| (p.t, p.op[j])).collect(), false))
+        .collect();
     panel(&mut s, 40.0, &top, t_end);
     panel(&mut s, 70.0 + PANEL, &bottom, t_end);
-    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">minutes</text>"#, LEFT + (W - LEFT - RIGHT) / 2.0, h - 8.0);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">minutes</text>"#,
+        LEFT + (W - LEFT - RIGHT) / 2.0,
+        h - 8.0
+    );
     s.push_str("</svg>\n");
     s
 }
@@ -52,13 +60,34 @@ fn panel(s: &mut String, y0: f64, series: &[(String, Vec<(f64, f64)>, bool)], t_
     let width = W - LEFT - RIGHT;
     let x = |t: f64| LEFT + t / t_end * width;
     let y = |v: f64| y0 + PANEL - (v - lo) / (hi - lo) * PANEL;
-    let _ = writeln!(s, r##"<rect x="{LEFT}" y="{y0}" width="{width}" height="{PANEL}" fill="none" stroke="#888"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<rect x="{LEFT}" y="{y0}" width="{width}" height="{PANEL}" fill="none" stroke="#888"/>"##
+    );
     for k in 0..=4 {
         let v = lo + (hi - lo) * k as f64 / 4.0;
         let t = t_end * k as f64 / 4.0;
-        let _ = writeln!(s, r##"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, LEFT - 6.0, y(v) + 4.0, label(v));
-        let _ = writeln!(s, r##"<line x1="{LEFT}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#eee"/>"##, W - RIGHT, y(v), y(v));
-        let _ = writeln!(s, r##"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"##, x(t), y0 + PANEL + 14.0, label(t / 60.0));
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT - 6.0,
+            y(v) + 4.0,
+            label(v)
+        );
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#eee"/>"##,
+            W - RIGHT,
+            y(v),
+            y(v)
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            x(t),
+            y0 + PANEL + 14.0,
+            label(t / 60.0)
+        );
     }
     for (i, (name, points, dashed)) in series.iter().enumerate() {
         let colour = COLOURS[(i / 2 + usize::from(!*dashed && series.len() == 1)) % COLOURS.len()];
@@ -68,13 +97,29 @@ fn panel(s: &mut String, y0: f64, series: &[(String, Vec<(f64, f64)>, bool)], t_
         for &(t, v) in points.iter().filter(|p| p.1.is_finite()) {
             let _ = write!(d, "{:.1},{:.1} ", x(t), y(v));
         }
-        let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5"{dash} points="{}"/>"#, d.trim_end());
-        let _ = writeln!(s, r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#, LEFT + 10.0 + 180.0 * i as f64, y0 + 14.0, escape(name));
+        let _ = writeln!(
+            s,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5"{dash} points="{}"/>"#,
+            d.trim_end()
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#,
+            LEFT + 10.0 + 180.0 * i as f64,
+            y0 + 14.0,
+            escape(name)
+        );
     }
 }
 
 fn label(v: f64) -> String {
-    if v.abs() >= 100.0 { format!("{v:.0}") } else if v.abs() >= 1.0 { format!("{v:.2}") } else { format!("{v:.3}") }
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -87,15 +132,22 @@ mod tests {
 
     #[test]
     fn the_plot_has_a_line_per_series_and_escapes_names() {
-        let trace: Vec<Point> =
-            (0..10).map(|i| Point { t: i as f64 * 60.0, sp: vec![1.0], pv: vec![i as f64 / 10.0], op: vec![5.0] }).collect();
+        let trace: Vec<Point> = (0..10)
+            .map(|i| Point { t: i as f64 * 60.0, sp: vec![1.0], pv: vec![i as f64 / 10.0], op: vec![5.0] })
+            .collect();
         let svg = plot("step <kiln>", &trace, &["锅炉一号.温度".into()], &["valve".into()]);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert_eq!(svg.matches("<polyline").count(), 3);
         assert!(svg.contains("step &lt;kiln&gt;") && svg.contains("PV 锅炉一号.温度"));
         // PV rises from the bottom of the top panel toward the SP line at its top.
         let pv = svg.lines().filter(|l| l.starts_with("<polyline")).nth(1).unwrap();
-        let ys: Vec<f64> = pv.split('"').nth(7).unwrap().split(' ').map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
+        let ys: Vec<f64> = pv
+            .split('"')
+            .nth(7)
+            .unwrap()
+            .split(' ')
+            .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
+            .collect();
         assert!(ys.windows(2).all(|w| w[1] < w[0]), "{ys:?}");
     }
 }

@@ -29,9 +29,8 @@ pub fn fit_step(points: &[(f64, f64)], t0: f64, du: f64) -> Option<Fit> {
     if dy.abs() < 1e-9 || du == 0.0 {
         return None;
     }
-    let crossing = |fraction: f64| {
-        points.iter().find(|p| p.0 > t0 && (p.1 - before) / dy >= fraction).map(|p| p.0 - t0)
-    };
+    let crossing =
+        |fraction: f64| points.iter().find(|p| p.0 > t0 && (p.1 - before) / dy >= fraction).map(|p| p.0 - t0);
     let (t28, t63) = (crossing(0.283)?, crossing(0.632)?);
     let tau = (1.5 * (t63 - t28)).max(1e-3);
     Some(Fit { gain: dy / du, time_constant_s: tau, dead_time_s: (t63 - tau).max(0.0) })

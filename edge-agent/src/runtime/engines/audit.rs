@@ -28,7 +28,15 @@ impl Audit {
         Audit { path: data_dir.join("audit").join("control.jsonl"), working: Mutex::new(true) }
     }
 
-    pub fn write(&self, engine: &str, tag: &str, old: Option<f64>, new: Option<f64>, reason: &str, result: &Result<(), String>) {
+    pub fn write(
+        &self,
+        engine: &str,
+        tag: &str,
+        old: Option<f64>,
+        new: Option<f64>,
+        reason: &str,
+        result: &Result<(), String>,
+    ) {
         let outcome = match result {
             Ok(()) => "ok".to_owned(),
             Err(e) => format!("failed: {e}"),
@@ -59,7 +67,10 @@ impl Audit {
         }
         if let Err(e) = self.try_append(&record) {
             *working = false;
-            tracing::warn!("control audit log {} cannot be written ({e}); writes are still logged here", self.path.display());
+            tracing::warn!(
+                "control audit log {} cannot be written ({e}); writes are still logged here",
+                self.path.display()
+            );
         }
     }
 

@@ -25,7 +25,8 @@ use crate::runtime::supervise::{Component, panic_text, supervise};
 use crate::runtime::writes::WriteRouter;
 
 /// Lateness buckets, seconds: a 10 ms loop wants to know 50 µs from 1 ms.
-pub const JITTER_BUCKETS: &[f64] = &[25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 0.25, 1.0];
+pub const JITTER_BUCKETS: &[f64] =
+    &[25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 0.25, 1.0];
 
 /// Timing of one period's thread, for /metrics.
 pub struct GroupStats {
@@ -167,11 +168,13 @@ pub(crate) fn start(
         let start = move || {
             let plan = plan.clone();
             let (done, finished) = oneshot::channel::<Result<(), String>>();
-            let spawned = std::thread::Builder::new().name(format!("loops-{}ms", period.as_millis())).spawn(move || {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(plan)))
-                    .map_err(|p| format!("it crashed: {}", panic_text(&*p)));
-                let _ = done.send(outcome);
-            });
+            let spawned = std::thread::Builder::new().name(format!("loops-{}ms", period.as_millis())).spawn(
+                move || {
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(plan)))
+                        .map_err(|p| format!("it crashed: {}", panic_text(&*p)));
+                    let _ = done.send(outcome);
+                },
+            );
             async move {
                 spawned.map_err(|e| format!("cannot start a loop thread: {e}"))?;
                 finished.await.unwrap_or_else(|_| Err("the loop thread ended without a word".into()))
@@ -203,7 +206,12 @@ fn run(plan: GroupPlan) {
         .engines
         .iter()
         .filter(|e| names.contains(&e.name().as_str()))
-        .flat_map(|e| e.writes().into_iter().filter_map(|w| plan.config.tags.registry.id(w.tag.get_ref())).collect::<Vec<_>>())
+        .flat_map(|e| {
+            e.writes()
+                .into_iter()
+                .filter_map(|w| plan.config.tags.registry.id(w.tag.get_ref()))
+                .collect::<Vec<_>>()
+        })
         .map(|id| (id, f64::NAN))
         .collect();
     let mut next = Instant::now();
@@ -305,7 +313,8 @@ fn flush(
             known.insert(intent.tag, v);
         }
         let handle = plan.handles.iter().find(|h| h.engine == source).cloned();
-        let (router, audit, stats, results) = (plan.router.clone(), plan.audit.clone(), plan.stats.clone(), results.clone());
+        let (router, audit, stats, results) =
+            (plan.router.clone(), plan.audit.clone(), plan.stats.clone(), results.clone());
         plan.runtime.spawn(async move {
             let result = router.write(&tag, intent.value).await.map_err(|e| e.to_string());
             let counter = match (&result, &handle) {

@@ -113,7 +113,9 @@ impl MpcConfig {
         match (&m.fopdt, &m.a, &m.b, &m.c) {
             (Some(rows), None, None, None) => {
                 if rows.len() != ny || rows.iter().any(|r| r.len() != nu) {
-                    return Err(format!("`fopdt` must have {ny} rows (one per CV) of {nu} entries (one per MV)"));
+                    return Err(format!(
+                        "`fopdt` must have {ny} rows (one per CV) of {nu} entries (one per MV)"
+                    ));
                 }
                 let channels: Vec<Vec<Option<Channel>>> = rows
                     .iter()
@@ -137,14 +139,22 @@ impl MpcConfig {
             (None, Some(a), Some(b), Some(c)) => {
                 let n = a.len();
                 let square = a.iter().all(|r| r.len() == n);
-                if !square || b.len() != n || b.iter().any(|r| r.len() != nu) || c.len() != ny || c.iter().any(|r| r.len() != n) {
+                if !square
+                    || b.len() != n
+                    || b.iter().any(|r| r.len() != nu)
+                    || c.len() != ny
+                    || c.iter().any(|r| r.len() != n)
+                {
                     return Err(format!(
                         "`a` must be n × n, `b` n × {nu} (one column per MV), `c` {ny} × n (one row per CV)"
                     ));
                 }
                 Ok(StateSpace { a: a.clone(), b: b.clone(), c: c.clone() })
             }
-            _ => Err("give the model either as `fopdt = [[..]]` or as `a`, `b` and `c` (discrete, at the period)".into()),
+            _ => Err(
+                "give the model either as `fopdt = [[..]]` or as `a`, `b` and `c` (discrete, at the period)"
+                    .into(),
+            ),
         }
     }
 }

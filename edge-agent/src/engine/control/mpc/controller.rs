@@ -81,10 +81,18 @@ impl Controller {
                 }
             }
         }
-        let qtheta: Mat = theta.iter().enumerate().map(|(r, row)| row.iter().map(|t| t * tuning.cv_weight[r % ny]).collect()).collect();
+        let qtheta: Mat = theta
+            .iter()
+            .enumerate()
+            .map(|(r, row)| row.iter().map(|t| t * tuning.cv_weight[r % ny]).collect())
+            .collect();
         let mut hessian = at_b(&theta, &qtheta, m * nu, m * nu);
         let cum = cumulative(m, nu);
-        let rcum: Mat = cum.iter().enumerate().map(|(r, row)| row.iter().map(|c| c * tuning.target_weight[r % nu]).collect()).collect();
+        let rcum: Mat = cum
+            .iter()
+            .enumerate()
+            .map(|(r, row)| row.iter().map(|c| c * tuning.target_weight[r % nu]).collect())
+            .collect();
         let uu = at_b(&cum, &rcum, m * nu, m * nu);
         for r in 0..m * nu {
             for c in 0..m * nu {
@@ -135,10 +143,15 @@ impl Controller {
             xk = self.model.step(&xk, u);
             free.extend(self.model.output(&xk).into_iter().zip(d).map(|(y, d)| y + d));
         }
-        let error: Vec<f64> = free.iter().enumerate().map(|(r, y)| (y - y_target[r % ny]) * self.tuning.cv_weight[r % ny]).collect();
+        let error: Vec<f64> = free
+            .iter()
+            .enumerate()
+            .map(|(r, y)| (y - y_target[r % ny]) * self.tuning.cv_weight[r % ny])
+            .collect();
         let cum = cumulative(m, nu);
         let mut q = at_v(&self.theta, &error, m * nu);
-        let pull: Vec<f64> = (0..m * nu).map(|r| (u[r % nu] - u_target[r % nu]) * self.tuning.target_weight[r % nu]).collect();
+        let pull: Vec<f64> =
+            (0..m * nu).map(|r| (u[r % nu] - u_target[r % nu]) * self.tuning.target_weight[r % nu]).collect();
         for (qi, pi) in q.iter_mut().zip(at_v(&cum, &pull, m * nu)) {
             *qi = 2.0 * (*qi + pi);
         }
@@ -174,7 +187,8 @@ impl Controller {
         for i in 0..ny {
             for &k in &self.points[i] {
                 let r = k * ny + i;
-                let t: Vec<(usize, f64)> = self.theta[r].iter().copied().enumerate().filter(|(_, v)| *v != 0.0).collect();
+                let t: Vec<(usize, f64)> =
+                    self.theta[r].iter().copied().enumerate().filter(|(_, v)| *v != 0.0).collect();
                 if limits.y_max[i].is_finite() {
                     let mut c = t.clone();
                     c.push((m * nu + i, -1.0));

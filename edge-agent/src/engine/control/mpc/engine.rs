@@ -150,7 +150,8 @@ impl MpcLoop {
     /// Solves the target layer again if a setpoint, limit or cost changed or the disturbance moved.
     pub(super) fn retarget(&mut self) -> Result<(), String> {
         let moved = self.targets_for.as_ref().is_none_or(|(rev, d)| {
-            *rev != self.revision || d.iter().zip(&self.d).any(|(a, b)| (a - b).abs() > 1e-3 * (1.0 + b.abs()))
+            *rev != self.revision
+                || d.iter().zip(&self.d).any(|(a, b)| (a - b).abs() > 1e-3 * (1.0 + b.abs()))
         });
         if !moved && self.targets.is_some() {
             return Ok(());
@@ -189,7 +190,8 @@ impl MpcLoop {
             y_min: self.cvs.iter().map(|c| c.min).collect(),
             y_max: self.cvs.iter().map(|c| c.max).collect(),
         };
-        let (moves, solved) = self.controller.plan(&self.x, &self.d, &self.u, &targets.y, &targets.u, &limits, self.budget)?;
+        let (moves, solved) =
+            self.controller.plan(&self.x, &self.d, &self.u, &targets.y, &targets.u, &limits, self.budget)?;
         self.last_solve = Some((solved.seconds, solved.iterations));
         Ok(moves)
     }

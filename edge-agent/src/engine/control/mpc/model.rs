@@ -37,9 +37,11 @@ impl StateSpace {
         let nu = channels.first().map_or(0, Vec::len);
         let delay = |c: &Channel| (c.dead_time_s / h).round().max(0.0) as usize;
         // Delay line of input j: states holding u_j one, two, ... periods ago.
-        let lines: Vec<usize> =
-            (0..nu).map(|j| channels.iter().filter_map(|row| row[j].as_ref()).map(delay).max().unwrap_or(0)).collect();
-        let line_start: Vec<usize> = lines.iter().scan(0, |acc, &l| Some(std::mem::replace(acc, *acc + l))).collect();
+        let lines: Vec<usize> = (0..nu)
+            .map(|j| channels.iter().filter_map(|row| row[j].as_ref()).map(delay).max().unwrap_or(0))
+            .collect();
+        let line_start: Vec<usize> =
+            lines.iter().scan(0, |acc, &l| Some(std::mem::replace(acc, *acc + l))).collect();
         let delays: usize = lines.iter().sum();
         let lags: Vec<(usize, usize, Channel)> = channels
             .iter()

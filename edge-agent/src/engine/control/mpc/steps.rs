@@ -27,7 +27,9 @@ impl Engine for MpcLoop {
         let model = self.controller.model().clone();
         if !self.started {
             // Bumpless start: the model starts at rest at the inputs as they are.
-            let Some(u) = self.mvs.iter().map(|m| m.actuator.readback()).collect::<Option<Vec<f64>>>() else { return };
+            let Some(u) = self.mvs.iter().map(|m| m.actuator.readback()).collect::<Option<Vec<f64>>>() else {
+                return;
+            };
             self.x = model.steady_state(&u).unwrap_or_else(|| vec![0.0; model.states()]);
             self.u = u;
             self.started = true;
@@ -53,9 +55,8 @@ impl Engine for MpcLoop {
             let y: Vec<f64> = self.cvs.iter().map(|c| c.pv.unwrap_or(0.0)).collect();
             self.d = y.iter().zip(model.output(&self.x)).map(|(y, m)| y - m).collect();
         }
-        let solve_fault = (self.failed >= self.max_failed).then(|| Fault::SolveFailed {
-            why: format!("{} solves in a row failed", self.failed),
-        });
+        let solve_fault = (self.failed >= self.max_failed)
+            .then(|| Fault::SolveFailed { why: format!("{} solves in a row failed", self.failed) });
         let fault = self.faults.note(&self.source, fault.or(cv_fault).or(solve_fault), now, out);
         let reason = match (fault, self.mode) {
             (Some(_), _) => {
@@ -127,29 +128,47 @@ impl Engine for MpcLoop {
                     done.push(format!("mode {}", mode.label()));
                 }
                 "cv" | "mv" => {
-                    let Json::Object(by_tag) = value else { return Err(format!("`{key}` maps tag names to settings")) };
+                    let Json::Object(by_tag) = value else {
+                        return Err(format!("`{key}` maps tag names to settings"));
+                    };
                     for (tag, settings) in by_tag {
-                        let Json::Object(settings) = settings else { return Err(format!("{key} {tag}: settings are an object")) };
+                        let Json::Object(settings) = settings else {
+                            return Err(format!("{key} {tag}: settings are an object"));
+                        };
                         for (field, v) in settings {
                             let x = number(field, v)?;
                             let ok = if key == "cv" {
-                                let c = next_cvs.iter_mut().find(|c| c.input.name == *tag).ok_or(format!("no CV {tag}"))?;
+                                let c = next_cvs
+                                    .iter_mut()
+                                    .find(|c| c.input.name == *tag)
+                                    .ok_or(format!("no CV {tag}"))?;
                                 match field.as_str() {
                                     "setpoint" => c.setpoint = Some(x),
                                     "min" => c.min = x,
                                     "max" => c.max = x,
                                     "weight" => c.weight = x,
-                                    _ => return Err(format!("cv {tag}: unknown `{field}`; expected setpoint, min, max")),
+                                    _ => {
+                                        return Err(format!(
+                                            "cv {tag}: unknown `{field}`; expected setpoint, min, max"
+                                        ));
+                                    }
                                 }
                                 c.min <= c.max
                             } else {
-                                let m = next_mvs.iter_mut().find(|m| m.actuator.name == *tag).ok_or(format!("no MV {tag}"))?;
+                                let m = next_mvs
+                                    .iter_mut()
+                                    .find(|m| m.actuator.name == *tag)
+                                    .ok_or(format!("no MV {tag}"))?;
                                 match field.as_str() {
                                     "min" => m.min = x.max(m.actuator.min),
                                     "max" => m.max = x.min(m.actuator.max),
                                     "rate" => m.rate = x.abs(),
                                     "cost" => m.cost = x,
-                                    _ => return Err(format!("mv {tag}: unknown `{field}`; expected min, max, rate, cost")),
+                                    _ => {
+                                        return Err(format!(
+                                            "mv {tag}: unknown `{field}`; expected min, max, rate, cost"
+                                        ));
+                                    }
                                 }
                                 m.min <= m.max
                             };

@@ -132,9 +132,19 @@ mod tests {
     fn reachable_setpoints_are_met_and_unreachable_ones_come_as_close_as_the_inputs_allow() {
         let g = vec![vec![1.0, 0.5], vec![0.2, 1.0]];
         let inf = [f64::INFINITY; 2];
-        let t = solve(&mut Clarabel::default(), &spec(&g, &[Some(6.0), Some(4.0)], &inf, &[0.0, 0.0]), Duration::from_millis(50)).unwrap();
+        let t = solve(
+            &mut Clarabel::default(),
+            &spec(&g, &[Some(6.0), Some(4.0)], &inf, &[0.0, 0.0]),
+            Duration::from_millis(50),
+        )
+        .unwrap();
         assert!((t.y[0] - 6.0).abs() < 1e-3 && (t.y[1] - 4.0).abs() < 1e-3, "{t:?}");
-        let t = solve(&mut Clarabel::default(), &spec(&g, &[Some(60.0), Some(4.0)], &inf, &[0.0, 0.0]), Duration::from_millis(50)).unwrap();
+        let t = solve(
+            &mut Clarabel::default(),
+            &spec(&g, &[Some(60.0), Some(4.0)], &inf, &[0.0, 0.0]),
+            Duration::from_millis(50),
+        )
+        .unwrap();
         assert!(t.u.iter().all(|u| (-1e-6..=10.0 + 1e-6).contains(u)), "{t:?}");
         assert!((t.u[0] - 10.0).abs() < 1e-3, "{t:?}");
     }

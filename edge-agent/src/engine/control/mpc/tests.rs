@@ -138,7 +138,10 @@ fn hard_input_limits_and_rates_hold_whatever_the_setpoints_ask() {
         h.run_for(minutes(40));
     }
     let near = |u: f64, limit: f64| (u - limit).abs() < 1e-3;
-    assert!(h.trace.iter().any(|p| p.op.iter().any(|&u| near(u, 3.0) || near(u, 1.0))), "the limits were reached");
+    assert!(
+        h.trace.iter().any(|p| p.op.iter().any(|&u| near(u, 3.0) || near(u, 1.0))),
+        "the limits were reached"
+    );
     for w in h.writes.iter().filter_map(|w| w.value.as_f64()) {
         assert!((1.0..=3.0).contains(&w), "wrote {w}");
     }

@@ -77,7 +77,9 @@ impl TuningConfig {
         let secs = |s: Option<Span>| s.map_or(0.0, |s| s.get().as_secs_f64());
         let (kp, ki, kd) = match self.form {
             Form::Isa => {
-                if let Some(k) = [("kp", self.kp), ("ki", self.ki), ("kd", self.kd)].iter().find(|k| k.1.is_some()) {
+                if let Some(k) =
+                    [("kp", self.kp), ("ki", self.ki), ("kd", self.kd)].iter().find(|k| k.1.is_some())
+                {
                     return Err(format!(
                         "`{}` belongs to form = \"parallel\"; with the ISA form write `gain`, `integral`, `derivative`",
                         k.0
@@ -103,16 +105,27 @@ impl TuningConfig {
             ));
         }
         if kp == 0.0 && ki == 0.0 {
-            return Err("the loop has neither proportional nor integral action; give `gain` (or `kp`/`ki`)".into());
+            return Err(
+                "the loop has neither proportional nor integral action; give `gain` (or `kp`/`ki`)".into()
+            );
         }
         if !(0.0..=1.0).contains(&self.setpoint_weight) {
             return Err(format!("setpoint_weight {} must be from 0 to 1", self.setpoint_weight));
         }
         if !(self.derivative_filter >= 1.0 && self.derivative_filter.is_finite()) {
-            return Err(format!("derivative_filter {} must be 1 or more (8 to 20 is usual)", self.derivative_filter));
+            return Err(format!(
+                "derivative_filter {} must be 1 or more (8 to 20 is usual)",
+                self.derivative_filter
+            ));
         }
         // Ti and Td in time, whatever the form, for the filter and the tracking time.
-        let ti = if ki > 0.0 && kp > 0.0 { kp / ki } else if ki > 0.0 { 1.0 / ki } else { 0.0 };
+        let ti = if ki > 0.0 && kp > 0.0 {
+            kp / ki
+        } else if ki > 0.0 {
+            1.0 / ki
+        } else {
+            0.0
+        };
         let td = if kp > 0.0 { kd / kp } else { kd };
         let tt = match self.tracking_time {
             Some(t) => t.get().as_secs_f64(),

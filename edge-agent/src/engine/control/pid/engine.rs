@@ -91,9 +91,12 @@ impl PidLoop {
             _ => None,
         };
         let ff = match (&cfg.feedforward, tags.feedforward) {
-            (Some(f), Some(id)) => {
-                Some(Feedforward { input: InputWatch::new(id, f.tag.get_ref()), gain: f.gain, bias: f.bias, last: f.bias })
-            }
+            (Some(f), Some(id)) => Some(Feedforward {
+                input: InputWatch::new(id, f.tag.get_ref()),
+                gain: f.gain,
+                bias: f.bias,
+                last: f.bias,
+            }),
             _ => None,
         };
         Ok(PidLoop {
@@ -184,8 +187,12 @@ impl PidLoop {
         let raises = inner_action == Action::Reverse;
         let reached = achieved.unwrap_or(local_sp);
         match (saturation, raises) {
-            (Some(Saturation::High), true) | (Some(Saturation::Low), false) => max = max.min(local_sp.min(reached)),
-            (Some(Saturation::Low), true) | (Some(Saturation::High), false) => min = min.max(local_sp.max(reached)),
+            (Some(Saturation::High), true) | (Some(Saturation::Low), false) => {
+                max = max.min(local_sp.min(reached))
+            }
+            (Some(Saturation::Low), true) | (Some(Saturation::High), false) => {
+                min = min.max(local_sp.max(reached))
+            }
             _ => {}
         }
         o.pid.set_limits(OutputLimits { min, max: max.max(min), rate: None });
@@ -258,7 +265,12 @@ impl Engine for PidLoop {
         self.publish(now, out);
     }
 
-    fn on_write_result(&mut self, _write: crate::engine::WriteIntent, result: Result<(), String>, out: &mut Emitter) {
+    fn on_write_result(
+        &mut self,
+        _write: crate::engine::WriteIntent,
+        result: Result<(), String>,
+        out: &mut Emitter,
+    ) {
         self.actuator.on_result(result, out);
     }
 

@@ -82,7 +82,8 @@ fn setpoint_weighting_takes_the_overshoot_out_of_a_setpoint_step() {
 #[test]
 fn an_unreachable_setpoint_does_not_wind_the_integral_up() {
     for anti_windup in ["back_calculation", "conditional"] {
-        let tuning = format!(r#"tuning = {{ gain = 0.2857, integral = "80s", anti_windup = "{anti_windup}" }}"#);
+        let tuning =
+            format!(r#"tuning = {{ gain = 0.2857, integral = "80s", anti_windup = "{anti_windup}" }}"#);
         let mut h = harness(&kiln(&format!("setpoint = 865.0\n{tuning}")));
         h.run_for(minutes(15));
         // 2200 °C needs 103.6 % of valve: the valve sits at 100 % for ten minutes.
@@ -156,7 +157,8 @@ tuning = { form = "parallel", kp = 0.2857, ki = 0.00357125 }"#;
 
 #[test]
 fn the_output_stays_inside_its_limits_and_rate() {
-    let keys = format!("setpoint = 865.0\noutput_limits = {{ min = 10.0, max = 60.0 }}\noutput_rate = 0.5\n{SIMC}");
+    let keys =
+        format!("setpoint = 865.0\noutput_limits = {{ min = 10.0, max = 60.0 }}\noutput_rate = 0.5\n{SIMC}");
     let mut h = harness(&kiln(&keys));
     h.run_for(minutes(5));
     h.command(json!({"setpoint": 1300.0})).unwrap();

@@ -37,7 +37,9 @@ impl PidLoop {
                     let sp = number(key, value)?;
                     let (lo, hi) = next.sp_limits;
                     if !(lo..=hi).contains(&sp) {
-                        return Err(format!("setpoint {sp} is outside the loop's setpoint_limits [{lo}, {hi}]"));
+                        return Err(format!(
+                            "setpoint {sp} is outside the loop's setpoint_limits [{lo}, {hi}]"
+                        ));
                     }
                     next.sp = Some(sp);
                     done.push(format!("SP {sp}"));
@@ -54,7 +56,9 @@ impl PidLoop {
                 }
                 "output" => {
                     if next.mode != Mode::Manual {
-                        return Err("output can be set in manual only; send `\"mode\": \"manual\"` with it".into());
+                        return Err(
+                            "output can be set in manual only; send `\"mode\": \"manual\"` with it".into()
+                        );
                     }
                     let op = number(key, value)?;
                     let (lo, hi) = (next.actuator.min, next.actuator.max);
@@ -71,7 +75,8 @@ impl PidLoop {
                     for (k, v) in patch {
                         tuning[k] = v.clone();
                     }
-                    let patched: TuningPatch = serde_json::from_value(tuning).map_err(|e| format!("tuning: {e}"))?;
+                    let patched: TuningPatch =
+                        serde_json::from_value(tuning).map_err(|e| format!("tuning: {e}"))?;
                     let new = patched.apply(next.cfg.tuning.get_ref());
                     let gains = new.gains()?;
                     let sp = next.sp.unwrap_or(0.0);
@@ -120,7 +125,10 @@ impl From<&crate::engine::control::pid::TuningConfig> for TuningPatch {
 }
 
 impl TuningPatch {
-    fn apply(&self, base: &crate::engine::control::pid::TuningConfig) -> crate::engine::control::pid::TuningConfig {
+    fn apply(
+        &self,
+        base: &crate::engine::control::pid::TuningConfig,
+    ) -> crate::engine::control::pid::TuningConfig {
         let span = |s: Option<f64>| {
             s.filter(|s| s.is_finite() && *s >= 0.0).map(|s| drivers::units::Span(Duration::from_secs_f64(s)))
         };

@@ -89,7 +89,8 @@ fn a_write_the_device_does_not_follow_is_caught_by_read_back() {
 fn a_late_tick_is_a_missed_deadline() {
     let text = kiln(&format!("setpoint = 865.0\nperiod = \"100ms\"\n{SIMC}"));
     let config = crate::config::parse(&text, "t.toml", &|_| None).unwrap();
-    let (pv, valve) = (config.tags.registry.id("kiln.temp").unwrap(), config.tags.registry.id("kiln.fuel_valve").unwrap());
+    let (pv, valve) =
+        (config.tags.registry.id("kiln.temp").unwrap(), config.tags.registry.id("kiln.fuel_valve").unwrap());
     let cfg = crate::engine::control::simulate::find_loop(&config, "kiln-temp").unwrap();
     let mut engine = cfg.build_in(&config.tags).unwrap();
     let mut out = Emitter::default();
@@ -179,7 +180,10 @@ fail_safe = "safe_output"
 derivative_time = "1s"
 "#;
     let errors = crate::config::parse(text, "agent.toml", &|_| None).unwrap_err().lines();
-    assert!(errors.iter().any(|l| l.starts_with("agent.toml:15:1: unknown field `derivative_time`")), "{errors:#?}");
+    assert!(
+        errors.iter().any(|l| l.starts_with("agent.toml:15:1: unknown field `derivative_time`")),
+        "{errors:#?}"
+    );
     let text = text.replace("derivative_time = \"1s\"\n", "");
     let errors = crate::config::parse(&text, "agent.toml", &|_| None).unwrap_err().lines();
     assert_eq!(
