@@ -170,6 +170,7 @@ pub(crate) fn start(
             let (done, finished) = oneshot::channel::<Result<(), String>>();
             let spawned = std::thread::Builder::new().name(format!("loops-{}ms", period.as_millis())).spawn(
                 move || {
+                    realtime(period);
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(plan)))
                         .map_err(|p| format!("it crashed: {}", panic_text(&*p)));
                     let _ = done.send(outcome);
@@ -184,6 +185,33 @@ pub(crate) fn start(
         readers.push(supervise(component, start, move || closed.is_closed(), |_| {}));
     }
     Arc::new(loops)
+}
+
+/// SCHED_FIFO priority of loop threads: above every ordinary thread (acquisition, a compiler, a backup),
+/// low among real-time ones, so the kernel's own stay above.
+const LOOP_PRIORITY: u8 = 10;
+
+/// Puts this thread on real-time scheduling when the agent may (root, or `CAP_SYS_NICE`, as the systemd
+/// unit grants): a loop then wakes on time however busy the gateway is. Otherwise it runs at normal
+/// priority, and says so once.
+fn realtime(period: Duration) {
+    use thread_priority::unix::{
+        RealtimeThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
+    };
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    let outcome = ThreadPriorityValue::try_from(LOOP_PRIORITY).map_err(|e| e.to_string()).and_then(|p| {
+        let policy = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
+        set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(p), policy)
+            .map_err(|e| format!("{e:?}"))
+    });
+    let period = drivers::units::Span(period);
+    match outcome {
+        Ok(()) => tracing::info!(%period, "loop thread on real-time scheduling (SCHED_FIFO {LOOP_PRIORITY})"),
+        Err(e) => tracing::warn!(
+            %period,
+            "loop thread at normal priority ({e}); grant CAP_SYS_NICE for loops that keep time under load"
+        ),
+    }
 }
 
 /// One incarnation of a period's thread: runs until the ring closes.
