@@ -18,9 +18,10 @@ use crate::engine::control::svg;
 pub struct SimulateArgs {
     #[arg(short, long, default_value = super::DEFAULT_CONFIG)]
     pub config: PathBuf,
-    /// The loop's name, as in its `name = ".."`.
-    #[arg(long = "loop")]
-    pub name: String,
+    /// The loop's name, as in its `name = ".."`; give it again for loops that run together
+    /// (decentralised control): the first's CV is stepped unless `--cv` names another.
+    #[arg(long = "loop", required = true)]
+    pub names: Vec<String>,
     /// Size of the setpoint step, in PV units (default 5 % of the SP).
     #[arg(long)]
     pub step: Option<f64>,
@@ -57,35 +58,30 @@ pub fn simulate(args: SimulateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let slowest = steptest::slowest(&cfg, &sims, &args.name);
+    let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
+    let name = args.names.join("+");
+    let slowest = names.iter().map(|n| steptest::slowest(&cfg, &sims, n)).max().unwrap_or_default();
     let warmup = args.warmup.map_or(slowest * 5, Span::get);
     let after = args.duration.map_or(slowest * 10, Span::get);
     let started = Instant::now();
-    let report = match steptest::setpoint_step(
-        &cfg,
-        &sims,
-        &args.name,
-        args.cv.as_deref(),
-        args.step,
-        warmup,
-        after,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let report =
+        match steptest::setpoint_step(&cfg, &sims, &names, args.cv.as_deref(), args.step, warmup, after) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let simulated = warmup + after;
-    print!("{}", describe(&args.name, &report));
+    print!("{}", describe(&name, &report));
     println!(
         "simulated {} in {:.2}s ({:.0}× real time)",
         Span(simulated),
         started.elapsed().as_secs_f64(),
         simulated.as_secs_f64() / started.elapsed().as_secs_f64().max(1e-9)
     );
-    let plot = args.plot.clone().unwrap_or_else(|| PathBuf::from(format!("{}-step.svg", args.name)));
-    let title = format!("{}: SP step of {:+} on {}", args.name, report.step, report.cvs[report.stepped]);
+    let plot = args.plot.clone().unwrap_or_else(|| PathBuf::from(format!("{name}-step.svg")));
+    let title = format!("{name}: SP step of {:+} on {}", report.step, report.cvs[report.stepped]);
     if let Err(e) = std::fs::write(&plot, svg::plot(&title, &report.trace, &report.cvs, &report.mvs)) {
         eprintln!("error: cannot write {}: {e}", plot.display());
         return ExitCode::FAILURE;
@@ -93,7 +89,7 @@ pub fn simulate(args: SimulateArgs) -> ExitCode {
     println!("plot: {}", plot.display());
     if args.tune {
         let du = output_step(&cfg, &report);
-        match steptest::tune(&cfg, &sims, &args.name, du, warmup, after) {
+        match steptest::tune(&cfg, &sims, names[0], du, warmup, after) {
             Ok((fit, pi)) => {
                 println!(
                     "fitted (two-point, OP step {du:+}): gain {:.4} per unit OP, time constant {:.1}s, dead time {:.1}s",

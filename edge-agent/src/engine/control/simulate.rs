@@ -131,7 +131,11 @@ impl Harness {
 
     /// The first loop's status.
     pub fn status(&self) -> Option<Json> {
-        self.loops.first().and_then(|l| l.engine.status())
+        self.status_of(0)
+    }
+
+    pub fn status_of(&self, index: usize) -> Option<Json> {
+        self.loops.get(index).and_then(|l| l.engine.status())
     }
 
     /// A command to the first loop.

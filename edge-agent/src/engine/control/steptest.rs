@@ -45,61 +45,78 @@ pub fn slowest(config: &Config, sims: &[SimDeviceConfig], name: &str) -> Duratio
         .max(Duration::from_secs(10))
 }
 
-fn start(
-    config: &Config,
-    sims: &[SimDeviceConfig],
-    name: &str,
-) -> Result<(Harness, Vec<String>, Vec<String>, bool), String> {
-    let cfg = find_loop(config, name)?;
-    let mvs: Vec<String> = cfg.writes().iter().map(|w| w.tag.get_ref().clone()).collect();
-    let cvs: Vec<String> =
-        cfg.reads().iter().map(|r| r.tag.get_ref().clone()).filter(|t| !mvs.contains(t)).collect();
-    if !sims.iter().flat_map(|d| &d.tags).any(|t| mvs.contains(t.name.get_ref())) {
-        return Err(format!(
-            "{}: no `[[sim.device]]` in the file has its output; simulate needs the plant as a sim device",
-            cfg.name()
-        ));
-    }
-    let h = Harness::new(config, sims, name, Timestamp(0))?;
-    Ok((h, cvs, mvs, cfg.kind() == "control.mpc"))
+/// The harness for loops `names`, with their CVs (and which loop owns each) and MVs in trace order.
+struct Run {
+    harness: Harness,
+    cvs: Vec<String>,
+    owner: Vec<usize>,
+    mvs: Vec<String>,
+    mpc: Vec<bool>,
 }
 
-/// Runs the loop `warmup`, steps the SP of CV `cv` (the first by default) by `step` (5 % by default),
-/// and runs `after`.
+fn start(config: &Config, sims: &[SimDeviceConfig], names: &[&str]) -> Result<Run, String> {
+    let (mut cvs, mut owner, mut mvs, mut mpc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, name) in names.iter().enumerate() {
+        let cfg = find_loop(config, name)?;
+        let outputs: Vec<String> = cfg.writes().iter().map(|w| w.tag.get_ref().clone()).collect();
+        if !sims.iter().flat_map(|d| &d.tags).any(|t| outputs.contains(t.name.get_ref())) {
+            return Err(format!(
+                "{}: no `[[sim.device]]` in the file has its output; simulate needs the plant as a sim device",
+                cfg.name()
+            ));
+        }
+        let is_mpc = cfg.kind() == "control.mpc";
+        // A PID's CV is its PV, the first thing it reads; an MPC's CVs are all it reads but its MVs.
+        let inputs =
+            cfg.reads().into_iter().map(|r| r.tag.get_ref().clone()).filter(|t| !outputs.contains(t));
+        let own: Vec<String> = if is_mpc { inputs.collect() } else { inputs.take(1).collect() };
+        owner.extend(own.iter().map(|_| i));
+        cvs.extend(own);
+        mvs.extend(outputs);
+        mpc.push(is_mpc);
+    }
+    let harness = Harness::with_loops(config, sims, names, Timestamp(0))?;
+    Ok(Run { harness, cvs, owner, mvs, mpc })
+}
+
+/// Runs loops `names` (one, or several for decentralised control) for `warmup`, steps the SP of CV
+/// `cv` (the first by default) by `step` (5 % by default), and runs `after`.
 pub fn setpoint_step(
     config: &Config,
     sims: &[SimDeviceConfig],
-    name: &str,
+    names: &[&str],
     cv: Option<&str>,
     step: Option<f64>,
     warmup: Duration,
     after: Duration,
 ) -> Result<StepReport, String> {
-    let (mut h, mut cvs, mvs, mpc) = start(config, sims, name)?;
+    let Run { harness: mut h, cvs, owner, mvs, mpc } = start(config, sims, names)?;
     h.run_for(warmup);
     let last = h.trace.last().ok_or("the loop never ran: does its PV and output read back?")?.clone();
-    cvs.truncate(last.sp.len());
     let stepped = match cv {
-        Some(tag) => cvs
-            .iter()
-            .position(|c| c == tag)
-            .ok_or(format!("{tag} is not a CV of {name}; its CVs: {}", cvs.join(", ")))?,
+        Some(tag) => cvs.iter().position(|c| c == tag).ok_or(format!(
+            "{tag} is not a CV of {}; the CVs: {}",
+            names.join(", "),
+            cvs.join(", ")
+        ))?,
         None => 0,
     };
+    let by = owner[stepped];
     let from = if last.sp[stepped].is_finite() { last.sp[stepped] } else { last.pv[stepped] };
     // 5 % of the SP, at most a quarter of the CV's range where it has one.
-    let range = h.status().and_then(|s| {
-        let cv = &s["cv"][stepped];
+    let first = owner.iter().position(|&o| o == by).unwrap_or(0);
+    let range = h.status_of(by).and_then(|s| {
+        let cv = &s["cv"][stepped - first];
         Some(cv["max"].as_f64()? - cv["min"].as_f64()?)
     });
     let default = if from.abs() > 1e-9 { from.abs() * 0.05 } else { 1.0 };
     let step = step.unwrap_or(range.map_or(default, |r| default.min(r / 4.0)));
-    let command = if mpc {
+    let command = if mpc[by] {
         json!({"cv": {cvs[stepped].clone(): {"setpoint": from + step}}})
     } else {
         json!({"setpoint": from + step})
     };
-    h.command(command)?;
+    h.command_to(by, command)?;
     h.run_for(after);
     let metrics = (0..cvs.len())
         .map(|i| {
@@ -119,8 +136,8 @@ pub fn tune(
     warmup: Duration,
     after: Duration,
 ) -> Result<(Fit, PiSettings), String> {
-    let (mut h, _, _, mpc) = start(config, sims, name)?;
-    if mpc {
+    let Run { harness: mut h, mpc, .. } = start(config, sims, &[name])?;
+    if mpc[0] {
         return Err("--tune suggests PI settings for a [[control.pid]] loop".into());
     }
     h.command(json!({"mode": "manual"}))?;
@@ -132,4 +149,49 @@ pub fn tune(
     let fit = fit_step(&points, last.t, du)
         .ok_or("the PV did not answer the output step; is the plant a fopdt on the output?")?;
     Ok((fit, simc_pi(&fit)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::control::simulate::sim_devices;
+
+    const KILN: &str = r#"
+[[sim.device]]
+name = "kiln"
+scan = "1s"
+tags = [
+  { name = "kiln.fuel_valve", shape = "constant", offset = 40.0, writable = { min = 0.0, max = 100.0 } },
+  { name = "kiln.temp", shape = "fopdt", input = "kiln.fuel_valve", gain = 21.0, offset = 25.0, time_constant = "2m", dead_time = "10s" },
+]
+
+[[control.pid]]
+name = "kiln-temp"
+pv = "kiln.temp"
+output = "kiln.fuel_valve"
+setpoint = 865.0
+tuning = { gain = 0.2857, integral = "80s" }
+"#;
+
+    #[test]
+    fn the_kiln_step_test_and_its_tuning_from_an_open_loop_step() {
+        let config = crate::config::parse(KILN, "t.toml", &|_| None).unwrap();
+        let sims = sim_devices(KILN).unwrap();
+        let slow = slowest(&config, &sims, "kiln-temp");
+        assert_eq!(slow, Duration::from_secs(130), "τ + θ of the kiln");
+        let r = setpoint_step(&config, &sims, &["kiln-temp"], None, None, slow * 5, slow * 10).unwrap();
+        assert_eq!((r.from, r.step), (865.0, 865.0 * 0.05));
+        assert_eq!(
+            (r.cvs.as_slice(), r.mvs.as_slice()),
+            (&["kiln.temp".to_owned()][..], &["kiln.fuel_valve".to_owned()][..])
+        );
+        assert!(r.metrics[0].settling_s.is_some() && r.metrics[0].iae > r.step * 10.0, "{:?}", r.metrics);
+        let (fit, pi) = tune(&config, &sims, "kiln-temp", 5.0, slow * 5, slow * 10).unwrap();
+        assert!((fit.gain - 21.0).abs() < 0.1, "{fit:?}");
+        // The scan and the tick add about a period to the dead time: SIMC then detunes a little.
+        assert!(fit.dead_time_s >= 10.0 && fit.dead_time_s <= 13.0, "{fit:?}");
+        assert!(pi.gain < 0.2857 && pi.gain > 0.2, "{pi:?}");
+        let wrong = setpoint_step(&config, &sims, &["kiln-temp"], Some("kiln.fan"), None, slow, slow);
+        assert!(wrong.unwrap_err().contains("kiln.fan is not a CV of kiln-temp"));
+    }
 }
