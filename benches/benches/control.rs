@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use edge_agent::engine::control::mpc::controller::{Controller, Limits, Tuning};
+use edge_agent::engine::control::mpc::controller::{Controller, Limits, Present, Tuning};
 use edge_agent::engine::control::mpc::model::{Channel, StateSpace};
 use edge_agent::engine::control::mpc::qp::Clarabel;
 use edge_agent::engine::control::mpc::target::{TargetSpec, solve};
@@ -47,7 +47,10 @@ fn limits() -> Limits {
 
 /// (state, disturbance, inputs, setpoints) along a closed-loop run with setpoint steps and a drifting
 /// unmeasured disturbance, so every solve sees a different q and b.
-fn states() -> Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
+/// Model state, disturbance, inputs and setpoints at one period.
+type Moment = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn states() -> Vec<Moment> {
     let model = column();
     let mut c = Controller::new(model.clone(), tuning(), Box::new(Clarabel::default()));
     let mut u = vec![1.95, 1.71];
@@ -60,7 +63,8 @@ fn states() -> Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
             0.5 - 6.6 * 1.95 + 19.4 * 1.71,
         ];
         out.push((x.clone(), d.clone(), u.clone(), sp.clone()));
-        let (du, _) = c.plan(&x, &d, &u, &sp, &u.clone(), &limits(), Duration::from_millis(200)).unwrap();
+        let now = Present { x: &x, d: &d, u: &u, y_target: &sp, u_target: &u };
+        let (du, _) = c.plan(&now, &limits(), Duration::from_millis(200)).unwrap();
         for (ui, d) in u.iter_mut().zip(du) {
             *ui += d;
         }
@@ -69,14 +73,15 @@ fn states() -> Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
     out
 }
 
-fn percentiles(states: &[(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)]) {
+fn percentiles(states: &[Moment]) {
     let mut c = Controller::new(column(), tuning(), Box::new(Clarabel::default()));
     let mut iterations = Vec::new();
     let mut times: Vec<Duration> = (0..2000)
         .map(|i| {
             let (x, d, u, sp) = &states[i % states.len()];
             let t = Instant::now();
-            let (_, solved) = c.plan(x, d, u, sp, u, &limits(), Duration::from_millis(200)).unwrap();
+            let now = Present { x, d, u, y_target: sp, u_target: u };
+            let (_, solved) = c.plan(&now, &limits(), Duration::from_millis(200)).unwrap();
             iterations.push(solved.iterations);
             t.elapsed()
         })
@@ -104,7 +109,8 @@ fn bench(cr: &mut Criterion) {
         b.iter(|| {
             let (x, d, u, sp) = &states[i % states.len()];
             i += 1;
-            warm.plan(x, d, u, sp, u, &limits(), Duration::from_millis(200)).unwrap()
+            warm.plan(&Present { x, d, u, y_target: sp, u_target: u }, &limits(), Duration::from_millis(200))
+                .unwrap()
         })
     });
     group.bench_function("mpc move, solver set up every time", |b| {
@@ -112,7 +118,8 @@ fn bench(cr: &mut Criterion) {
             let (x, d, u, sp) = &states[i % states.len()];
             i += 1;
             let mut cold = Controller::new(column(), tuning(), Box::new(Clarabel::default()));
-            cold.plan(x, d, u, sp, u, &limits(), Duration::from_millis(200)).unwrap()
+            cold.plan(&Present { x, d, u, y_target: sp, u_target: u }, &limits(), Duration::from_millis(200))
+                .unwrap()
         })
     });
     let gains = column().gains().unwrap();

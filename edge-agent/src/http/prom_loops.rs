@@ -5,6 +5,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::metrics::Exposition;
 use crate::runtime::Generation;
 
+type Counter = fn(&crate::runtime::engines::looping::LoopHandle) -> f64;
+type Gauge = fn(&serde_json::Value) -> Option<f64>;
+
 pub fn render(g: &Generation, e: &mut Exposition) {
     let loops = &g.loops.list;
     e.family(
@@ -23,7 +26,7 @@ pub fn render(g: &Generation, e: &mut Exposition) {
     for l in loops {
         e.histogram("edge_loop_busy_seconds", &[("loop", &l.name)], &l.group.busy);
     }
-    let counters: [(&str, &str, fn(&crate::runtime::engines::looping::LoopHandle) -> f64); 4] = [
+    let counters: [(&str, &str, Counter); 4] = [
         ("edge_loop_ticks_total", "Ticks of the loop's thread.", |l| l.group.ticks.load(Relaxed) as f64),
         (
             "edge_loop_deadlines_missed_total",
@@ -59,7 +62,7 @@ pub fn render(g: &Generation, e: &mut Exposition) {
         );
     }
     let statuses: Vec<_> = loops.iter().map(|l| (l.name.as_str(), l.status())).collect();
-    let gauges: [(&str, &str, fn(&serde_json::Value) -> Option<f64>); 6] = [
+    let gauges: [(&str, &str, Gauge); 6] = [
         ("edge_loop_mode", "0 manual, 1 auto, 2 cascade.", |s| {
             s["mode"].as_str().map(|m| match m {
                 "manual" => 0.0,

@@ -132,7 +132,7 @@ impl EngineConfig for MpcConfig {
                     format!("{what}: MV {}: min {lo} is above max {hi}", mv.tag.get_ref()),
                 ));
             }
-            if mv.rate.is_some_and(|r| !(r > 0.0)) {
+            if mv.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
                 out.push((
                     mv.tag.span(),
                     format!(

@@ -9,6 +9,9 @@ const W: f64 = 960.0;
 const PANEL: f64 = 240.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
+/// A line: its name, its points (seconds, value), and whether it is drawn dashed (a setpoint).
+type Series = (String, Vec<(f64, f64)>, bool);
+
 const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 
 /// The plot of `trace`; `cvs` and `mvs` name the series.
@@ -24,7 +27,7 @@ pub fn plot(title: &str, trace: &[Point], cvs: &[String], mvs: &[String]) -> Str
         escape(title)
     );
     let t_end = trace.last().map_or(1.0, |p| p.t).max(1e-9);
-    let top: Vec<(String, Vec<(f64, f64)>, bool)> = cvs
+    let top: Vec<Series> = cvs
         .iter()
         .enumerate()
         .flat_map(|(i, name)| {
@@ -34,7 +37,7 @@ pub fn plot(title: &str, trace: &[Point], cvs: &[String], mvs: &[String]) -> Str
             ]
         })
         .collect();
-    let bottom: Vec<(String, Vec<(f64, f64)>, bool)> = mvs
+    let bottom: Vec<Series> = mvs
         .iter()
         .enumerate()
         .map(|(j, name)| (format!("OP {name}"), trace.iter().map(|p| (p.t, p.op[j])).collect(), false))
@@ -51,7 +54,7 @@ pub fn plot(title: &str, trace: &[Point], cvs: &[String], mvs: &[String]) -> Str
     s
 }
 
-fn panel(s: &mut String, y0: f64, series: &[(String, Vec<(f64, f64)>, bool)], t_end: f64) {
+fn panel(s: &mut String, y0: f64, series: &[Series], t_end: f64) {
     let values = series.iter().flat_map(|(_, p, _)| p.iter().map(|q| q.1)).filter(|v| v.is_finite());
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };

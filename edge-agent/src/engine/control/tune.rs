@@ -23,7 +23,7 @@ pub struct PiSettings {
 /// Fits `(t, pv)` after an OP step of `du` made at `t0` (the PV at rest before it). `None` if the PV did
 /// not move or never reached 63 %.
 pub fn fit_step(points: &[(f64, f64)], t0: f64, du: f64) -> Option<Fit> {
-    let before = points.iter().filter(|p| p.0 <= t0).last()?.1;
+    let before = points.iter().rfind(|p| p.0 <= t0)?.1;
     let last = points.last()?.1;
     let dy = last - before;
     if dy.abs() < 1e-9 || du == 0.0 {

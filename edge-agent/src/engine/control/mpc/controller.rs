@@ -26,6 +26,17 @@ pub struct Tuning {
     pub soft: f64,
 }
 
+/// Where the plant is and where it should go: model state `x`, disturbance `d`, the inputs in force `u`,
+/// and the targets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Present<'a> {
+    pub x: &'a [f64],
+    pub d: &'a [f64],
+    pub u: &'a [f64],
+    pub y_target: &'a [f64],
+    pub u_target: &'a [f64],
+}
+
 /// Limits in force this period. Infinite where there is none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -121,18 +132,14 @@ impl Controller {
         &self.model
     }
 
-    /// The moves to make now (the first of the planned ones), from model state `x`, disturbance `d`,
-    /// the inputs in force `u`, and the targets.
+    /// The moves to make now (the first of the planned ones).
     pub fn plan(
         &mut self,
-        x: &[f64],
-        d: &[f64],
-        u: &[f64],
-        y_target: &[f64],
-        u_target: &[f64],
+        now: &Present<'_>,
         limits: &Limits,
         budget: Duration,
     ) -> Result<(Vec<f64>, Solved), String> {
+        let Present { x, d, u, y_target, u_target } = *now;
         let (ny, nu) = (self.model.outputs(), self.model.inputs());
         let (p, m) = (self.tuning.prediction, self.tuning.control);
         let nz = m * nu + 2 * ny;
@@ -160,8 +167,8 @@ impl Controller {
         for (r, row) in self.hessian.iter().enumerate() {
             hessian[r][..m * nu].copy_from_slice(row);
         }
-        for e in m * nu..nz {
-            hessian[e][e] = 2.0 * self.tuning.soft;
+        for (e, row) in hessian.iter_mut().enumerate().skip(m * nu) {
+            row[e] = 2.0 * self.tuning.soft;
         }
         let (mut a, mut b, mut mask) = (Vec::new(), Vec::new(), 0u64);
         let row = |coeffs: Vec<(usize, f64)>, bound: f64, a: &mut Mat, b: &mut Vec<f64>| {
@@ -173,15 +180,15 @@ impl Controller {
             b.push(bound);
         };
         for mv in 0..m {
-            for j in 0..nu {
+            for (j, &uj) in u.iter().enumerate() {
                 let k = mv * nu + j;
                 if limits.du_max[j].is_finite() {
                     row(vec![(k, 1.0)], limits.du_max[j], &mut a, &mut b);
                     row(vec![(k, -1.0)], limits.du_max[j], &mut a, &mut b);
                 }
                 let sum: Vec<(usize, f64)> = (0..=mv).map(|l| (l * nu + j, 1.0)).collect();
-                row(sum.clone(), limits.u_max[j] - u[j], &mut a, &mut b);
-                row(sum.into_iter().map(|(c, v)| (c, -v)).collect(), u[j] - limits.u_min[j], &mut a, &mut b);
+                row(sum.clone(), limits.u_max[j] - uj, &mut a, &mut b);
+                row(sum.into_iter().map(|(c, v)| (c, -v)).collect(), uj - limits.u_min[j], &mut a, &mut b);
             }
         }
         for i in 0..ny {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use protocols::{TagId, Timestamp};
 
 use super::config::MpcConfig;
-use super::controller::{Controller, Limits, Tuning};
+use super::controller::{Controller, Limits, Present, Tuning};
 use super::qp::{Clarabel, Mat, QpSolver};
 use super::target::{self, TargetSpec, Targets};
 use crate::engine::control::common::fail_safe;
@@ -190,8 +190,8 @@ impl MpcLoop {
             y_min: self.cvs.iter().map(|c| c.min).collect(),
             y_max: self.cvs.iter().map(|c| c.max).collect(),
         };
-        let (moves, solved) =
-            self.controller.plan(&self.x, &self.d, &self.u, &targets.y, &targets.u, &limits, self.budget)?;
+        let now = Present { x: &self.x, d: &self.d, u: &self.u, y_target: &targets.y, u_target: &targets.u };
+        let (moves, solved) = self.controller.plan(&now, &limits, self.budget)?;
         self.last_solve = Some((solved.seconds, solved.iterations));
         Ok(moves)
     }

@@ -106,13 +106,12 @@ impl StateSpace {
                 return None;
             }
             m.swap(col, pivot);
-            for r in 0..n {
-                if r != col {
-                    let f = m[r][col] / m[col][col];
-                    if f != 0.0 {
-                        for k in col..=n {
-                            m[r][k] -= f * m[col][k];
-                        }
+            let pivot_row = m[col].clone();
+            for (r, row) in m.iter_mut().enumerate() {
+                let f = row[col] / pivot_row[col];
+                if r != col && f != 0.0 {
+                    for (x, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                        *x -= f * p;
                     }
                 }
             }

@@ -49,11 +49,12 @@ pub fn solve(solver: &mut dyn QpSolver, s: &TargetSpec<'_>, budget: Duration) ->
     for i in 0..ny {
         if let Some(sp) = s.setpoint[i] {
             let w = 2.0 * SETPOINT_WEIGHT * s.cv_weight[i];
-            for j in 0..nu {
-                for k in 0..nu {
-                    p[j][k] += w * s.gains[i][j] * s.gains[i][k];
+            let g = &s.gains[i];
+            for (j, row) in p.iter_mut().enumerate().take(nu) {
+                for (x, gk) in row.iter_mut().zip(g) {
+                    *x += w * g[j] * gk;
                 }
-                q[j] += w * s.gains[i][j] * (s.disturbance[i] - sp);
+                q[j] += w * g[j] * (s.disturbance[i] - sp);
             }
         }
         for e in [nu + i, nu + ny + i] {
