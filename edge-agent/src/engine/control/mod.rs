@@ -5,6 +5,8 @@
 //! or unconfirmed write.
 
 pub mod common;
+#[cfg(test)]
+mod fixtures;
 pub mod guard;
 pub mod loopcore;
 pub mod mpc;

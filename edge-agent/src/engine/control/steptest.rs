@@ -154,29 +154,14 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::control::fixtures::{SIMC, kiln};
     use crate::engine::control::simulate::sim_devices;
-
-    const KILN: &str = r#"
-[[sim.device]]
-name = "kiln"
-scan = "1s"
-tags = [
-  { name = "kiln.fuel_valve", shape = "constant", offset = 40.0, writable = { min = 0.0, max = 100.0 } },
-  { name = "kiln.temp", shape = "fopdt", input = "kiln.fuel_valve", gain = 21.0, offset = 25.0, time_constant = "2m", dead_time = "10s" },
-]
-
-[[control.pid]]
-name = "kiln-temp"
-pv = "kiln.temp"
-output = "kiln.fuel_valve"
-setpoint = 865.0
-tuning = { gain = 0.2857, integral = "80s" }
-"#;
 
     #[test]
     fn the_kiln_step_test_and_its_tuning_from_an_open_loop_step() {
-        let config = crate::config::parse(KILN, "t.toml", &|_| None).unwrap();
-        let sims = sim_devices(KILN).unwrap();
+        let text = kiln(&format!("setpoint = 865.0\n{SIMC}"));
+        let config = crate::config::parse(&text, "t.toml", &|_| None).unwrap();
+        let sims = sim_devices(&text).unwrap();
         let slow = slowest(&config, &sims, "kiln-temp");
         assert_eq!(slow, Duration::from_secs(130), "τ + θ of the kiln");
         let r = setpoint_step(&config, &sims, &["kiln-temp"], None, None, slow * 5, slow * 10).unwrap();

@@ -5,37 +5,11 @@ mod safety;
 
 use std::time::Duration;
 
-use protocols::Timestamp;
 use serde_json::json;
 
 use crate::engine::control::simulate::{Harness, harness_for, step_metrics};
 
-pub(super) const T0: Timestamp = Timestamp(1_700_000_000_000_000_000);
-
-/// The kiln plant and one loop on it; `loop_keys` go into `[[control.pid]]`.
-pub(super) fn kiln(loop_keys: &str) -> String {
-    format!(
-        r#"
-[[sim.device]]
-name = "kiln"
-scan = "1s"
-tags = [
-  {{ name = "kiln.fuel_valve", shape = "constant", offset = 40.0, writable = {{ min = 0.0, max = 100.0 }} }},
-  {{ name = "kiln.temp", shape = "fopdt", input = "kiln.fuel_valve", gain = 21.0, offset = 25.0, time_constant = "2m", dead_time = "10s" }},
-]
-
-[[control.pid]]
-name = "kiln-temp"
-pv = "kiln.temp"
-output = "kiln.fuel_valve"
-{loop_keys}
-"#
-    )
-}
-
-/// SIMC PI for the kiln with τc = θ (Skogestad 2003): Kc = τ / (k·(τc + θ)) = 120 / (21·20), τI =
-/// min(τ, 4·(τc + θ)) = 80 s.
-pub(super) const SIMC: &str = r#"tuning = { gain = 0.2857, integral = "80s" }"#;
+pub(super) use crate::engine::control::fixtures::{SIMC, T0, kiln};
 
 pub(super) fn harness(text: &str) -> Harness {
     harness_for(text, &["kiln-temp"], T0).unwrap_or_else(|e| panic!("{e}"))
