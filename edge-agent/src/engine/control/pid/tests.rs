@@ -5,6 +5,7 @@ mod safety;
 
 use std::time::Duration;
 
+use protocols::Timestamp;
 use serde_json::json;
 
 use crate::engine::control::simulate::{Harness, harness_for, step_metrics};
@@ -170,4 +171,41 @@ tuning = { gain = 1.5, integral = "40s" }
     assert!((h.value("锅炉一号.温度").unwrap() - 200.0).abs() < 0.5);
     let config = crate::config::parse(text, "t.toml", &|_| None).unwrap();
     assert!(config.tags.registry.id("锅炉一号.温度控制.op").is_some(), "derived tags keep the plant's names");
+}
+
+#[test]
+fn feedforward_moves_the_output_at_once_by_its_gain() {
+    let text =
+        kiln(&format!("setpoint = 865.0\nfeedforward = {{ tag = \"kiln.load\", gain = 0.5 }}\n{SIMC}"))
+            .replace(
+                "]\n\n[[control.pid]]",
+                "  { name = \"kiln.load\", shape = \"constant\" },\n]\n\n[[control.pid]]",
+            );
+    let config = crate::config::parse(&text, "t.toml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let id = |t: &str| config.tags.registry.id(t).unwrap();
+    let cfg = crate::engine::control::simulate::find_loop(&config, "kiln-temp").unwrap();
+    let mut engine = cfg.build_in(&config.tags).unwrap();
+    let mut out = crate::engine::Emitter::default();
+    let mut tick = |s: i64, load: f64, out: &mut crate::engine::Emitter| {
+        let at = Timestamp(T0.0 + s * 1_000_000_000);
+        for (tag, v) in [("kiln.temp", 865.0), ("kiln.fuel_valve", 40.0), ("kiln.load", load)] {
+            engine.on_sample(&crate::engine::control::simulate::good(id(tag), at, v), out);
+        }
+        engine.on_tick(at, out);
+        let written: Vec<f64> = out.writes.drain(..).filter_map(|w| w.value.as_f64()).collect();
+        for w in &written {
+            let intent = crate::engine::WriteIntent {
+                tag: id("kiln.fuel_valve"),
+                value: protocols::Value::Float(*w),
+                reason: "",
+            };
+            engine.on_write_result(intent, Ok(()), out);
+        }
+        written
+    };
+    // Bumpless: PV at SP, load steady, the valve is confirmed where it is.
+    let steady: Vec<f64> = (0..5).flat_map(|s| tick(s, 0.0, &mut out)).collect();
+    assert_eq!(steady, [40.0]);
+    // PV still at SP: only the feedforward acts, 0.5 % of valve per unit of load.
+    assert_eq!(tick(5, 10.0, &mut out), [45.0]);
 }
