@@ -3,7 +3,8 @@
 //! with its setup reused (only q and b change), against the same solve set up from scratch, the target
 //! layer's solve, and one PID step, in one run.
 //!   cargo bench -p benches --bench control
-//! Before criterion's figures it prints p50/p99/max of 2000 timed MPC moves along a closed-loop run.
+//! Before criterion's figures it prints p50/p99/max of 2000 timed MPC moves along a closed-loop run, on a
+//! thread at normal priority and on one at SCHED_FIFO 10 (as the loop host runs loops, when it may).
 
 use std::time::{Duration, Instant};
 
@@ -73,7 +74,33 @@ fn states() -> Vec<Moment> {
     out
 }
 
+/// Runs `f` on a thread at SCHED_FIFO 10, or says why it could not.
+fn realtime<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    use thread_priority::unix::{
+        RealtimeThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
+    };
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let p = ThreadPriorityValue::try_from(10u8).map_err(|e| e.to_string())?;
+            let policy = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(p), policy)
+                .map_err(|e| format!("{e:?}"))?;
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| "the timing thread panicked".to_owned())?
+    })
+}
+
 fn percentiles(states: &[Moment]) {
+    timed(states, "normal priority");
+    if let Err(e) = realtime(|| timed(states, "SCHED_FIFO 10")) {
+        eprintln!("SCHED_FIFO not allowed here ({e}): only normal priority timed");
+    }
+}
+
+fn timed(states: &[Moment], how: &str) {
     let mut c = Controller::new(column(), tuning(), Box::new(Clarabel::default()));
     let mut iterations = Vec::new();
     let mut times: Vec<Duration> = (0..2000)
@@ -90,7 +117,7 @@ fn percentiles(states: &[Moment]) {
     iterations.sort();
     let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
     eprintln!(
-        "MPC move, Wood–Berry, P = 30, M = 10 (2000 solves): p50 {:?}, p99 {:?}, max {:?}; iterations p50 {}, max {}",
+        "MPC move, Wood–Berry, P = 30, M = 10 (2000 solves, {how}): p50 {:?}, p99 {:?}, max {:?}; iterations p50 {}, max {}",
         at(0.5),
         at(0.99),
         times.last().unwrap(),
