@@ -160,3 +160,26 @@ macro_rules! loop_config {
     };
 }
 pub(crate) use loop_config;
+
+/// The engine-seam methods every loop kind answers alike: its kind and name, its input (the loop host)
+/// and its tick (its period). Invoked inside `impl EngineConfig for ..`.
+macro_rules! loop_seam {
+    ($kind:literal) => {
+        fn kind(&self) -> &'static str {
+            $kind
+        }
+
+        fn name(&self) -> String {
+            format!(concat!($kind, " {}"), self.name.get_ref())
+        }
+
+        fn input(&self) -> crate::engine::EngineInput {
+            crate::engine::EngineInput::Loop
+        }
+
+        fn tick(&self) -> std::time::Duration {
+            self.period.get_ref().get()
+        }
+    };
+}
+pub(crate) use loop_seam;

@@ -25,14 +25,12 @@ mod tests;
 pub use config::{ChannelConfig, CvConfig, ModelConfig, MpcConfig, MvConfig};
 pub use engine::{MpcLoop, MpcTags};
 
-use std::time::Duration;
-
 use drivers::sections::Problem;
 use protocols::TagId;
 
-use super::common::safety_problems;
+use super::common::{loop_seam, safety_problems};
 use super::loopcore::{Derived, derived_names};
-use crate::engine::{DerivedTag, Engine, EngineConfig, EngineInput, TagRef};
+use crate::engine::{DerivedTag, Engine, EngineConfig, TagRef};
 
 impl MpcConfig {
     pub fn build_loop(
@@ -55,13 +53,7 @@ impl MpcConfig {
 }
 
 impl EngineConfig for MpcConfig {
-    fn kind(&self) -> &'static str {
-        "control.mpc"
-    }
-
-    fn name(&self) -> String {
-        format!("control.mpc {}", self.name.get_ref())
-    }
+    loop_seam!("control.mpc");
 
     fn reads(&self) -> Vec<TagRef<'_>> {
         let what = self.what();
@@ -143,14 +135,6 @@ impl EngineConfig for MpcConfig {
             }
         }
         out
-    }
-
-    fn input(&self) -> EngineInput {
-        EngineInput::Loop
-    }
-
-    fn tick(&self) -> Duration {
-        self.period.get_ref().get()
     }
 
     fn summary(&self) -> String {

@@ -21,14 +21,12 @@ pub use algo::{Action, AntiWindup, Gains, OutputLimits, Pid, Saturation};
 pub use config::{FeedforwardConfig, Form, OuterConfig, PidConfig, TuningConfig};
 pub use engine::{PidLoop, PidTags};
 
-use std::time::Duration;
-
 use drivers::sections::Problem;
 use protocols::TagId;
 
-use super::common::safety_problems;
+use super::common::{loop_seam, safety_problems};
 use super::loopcore::{Derived, derived_names};
-use crate::engine::{DerivedTag, Engine, EngineConfig, EngineInput, TagRef};
+use crate::engine::{DerivedTag, Engine, EngineConfig, TagRef};
 
 impl PidConfig {
     /// The output's limits: the tag's writable limits, narrowed by `output_limits`.
@@ -60,13 +58,7 @@ impl PidConfig {
 }
 
 impl EngineConfig for PidConfig {
-    fn kind(&self) -> &'static str {
-        "control.pid"
-    }
-
-    fn name(&self) -> String {
-        format!("control.pid {}", self.name.get_ref())
-    }
+    loop_seam!("control.pid");
 
     fn reads(&self) -> Vec<TagRef<'_>> {
         let what = self.what();
@@ -142,14 +134,6 @@ impl EngineConfig for PidConfig {
             out.push((at, format!("{what}: mode = \"cascade\" needs an `[control.pid.outer]` loop")));
         }
         out
-    }
-
-    fn input(&self) -> EngineInput {
-        EngineInput::Loop
-    }
-
-    fn tick(&self) -> Duration {
-        self.period.get_ref().get()
     }
 
     fn summary(&self) -> String {
