@@ -71,6 +71,8 @@ pub enum Shape {
     Constant,
     /// First order plus dead time: follows `gain * input + offset` with `time_constant`, `dead_time` late.
     Fopdt,
+    /// One composition of the Wood–Berry column (1973), driven by its `reflux` and `steam` tags.
+    WoodBerry,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -100,6 +102,12 @@ pub struct SimTagConfig {
     pub time_constant: Span,
     #[serde(default)]
     pub dead_time: Span,
+    /// WoodBerry: `top` (xD) or `bottom` (xB).
+    pub composition: Option<super::wood_berry::Composition>,
+    /// WoodBerry: the reflux tag on the same device (lb/min).
+    pub reflux: Option<Spanned<String>>,
+    /// WoodBerry: the steam tag on the same device (lb/min).
+    pub steam: Option<Spanned<String>>,
     /// Declares the tag writable within these limits (only `constant` tags accept writes).
     pub writable: Option<Spanned<WritableConfig>>,
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use protocols::{Reason, Sample, TagId, Timestamp, Value};
+use serde_spanned::Spanned;
 
 use super::config::{Shape, SimDeviceConfig, SimTagConfig};
 use super::signal::Signal;
@@ -51,7 +52,7 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-fn check_tag(device: &str, tag: &SimTagConfig, names: &[&str]) -> Result<Option<usize>, String> {
+fn check_tag(device: &str, tag: &SimTagConfig, names: &[&str]) -> Result<Vec<usize>, String> {
     let name = tag.name.get_ref();
     let at = |msg: String| format!("sim device {device} / tag {name}: {msg}");
     if matches!(tag.shape, Shape::Sine | Shape::Ramp | Shape::Step) && tag.period.get().is_zero() {
@@ -76,21 +77,34 @@ fn check_tag(device: &str, tag: &SimTagConfig, names: &[&str]) -> Result<Option<
             return Err(at(format!("writable `min` {} is above `max` {}; swap them", w.min, w.max)));
         }
     }
-    if tag.shape != Shape::Fopdt {
-        return Ok(None);
-    }
-    let Some(input) = &tag.input else {
-        return Err(at(
-            "a `fopdt` tag needs `input = \"<tag of this device>\"`, the tag that drives it".into()
-        ));
+    let local = |input: &Spanned<String>, key: &str| {
+        let input = input.get_ref();
+        if input == name {
+            return Err(at(format!("a tag cannot be its own {key}; name the valve or setpoint tag")));
+        }
+        names.iter().position(|n| n == input).ok_or_else(|| {
+            at(format!("{key} \"{input}\" is not a tag of this device; declare it in its `tags`"))
+        })
     };
-    let input = input.get_ref();
-    if input == name {
-        return Err(at("a `fopdt` tag cannot be its own input; name the valve or setpoint tag".into()));
-    }
-    match names.iter().position(|n| n == input) {
-        Some(i) => Ok(Some(i)),
-        None => Err(at(format!("input \"{input}\" is not a tag of this device; declare it in its `tags`"))),
+    match tag.shape {
+        Shape::Fopdt => {
+            let Some(input) = &tag.input else {
+                return Err(at(
+                    "a `fopdt` tag needs `input = \"<tag of this device>\"`, the tag that drives it".into(),
+                ));
+            };
+            Ok(vec![local(input, "input")?])
+        }
+        Shape::WoodBerry => {
+            let (Some(reflux), Some(steam), Some(_)) = (&tag.reflux, &tag.steam, tag.composition) else {
+                return Err(at(
+                    "a `wood_berry` tag needs `composition = \"top\"` or `\"bottom\"`, `reflux = \"<tag>\"` and `steam = \"<tag>\"`"
+                        .into(),
+                ));
+            };
+            Ok(vec![local(reflux, "reflux")?, local(steam, "steam")?])
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -123,13 +137,13 @@ impl SimDevice {
             if names[..i].contains(&name) {
                 return Err(format!("sim device {device} / tag {name}: declared twice; rename one"));
             }
-            let input = check_tag(device, tag, &names)?;
+            let inputs = check_tag(device, tag, &names)?;
             let id = tag_id(name).ok_or_else(|| {
                 format!("sim device {device} / tag {name}: the tag registry has no id for it (agent bug)")
             })?;
             let writable =
                 tag.writable.as_ref().map(|w| WritableSpec { min: w.get_ref().min, max: w.get_ref().max });
-            let signal = Signal::new(tag, cfg.seed, scan, input);
+            let signal = Signal::new(tag, cfg.seed, scan, &inputs);
             tags.push(SimTag { name: name.to_owned(), id, signal, writable });
         }
         let values = tags.iter().map(|t| t.signal.initial()).collect();

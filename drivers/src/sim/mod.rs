@@ -11,11 +11,12 @@ mod fopdt;
 mod kind;
 pub(crate) mod rng;
 mod signal;
+pub mod wood_berry;
 
 pub use config::{Shape, SimDeviceConfig, SimFaultConfig, SimTagConfig, WritableConfig};
 pub use device::{ScanOutcome, SimDevice};
 pub use driver::SimDriver;
-pub use fopdt::MAX_HISTORY;
+pub use fopdt::{Fopdt, MAX_HISTORY};
 pub use kind::SimKind;
 
 #[cfg(test)]

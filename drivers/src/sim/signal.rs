@@ -7,6 +7,7 @@ use protocols::Value;
 use super::config::{Shape, SimTagConfig};
 use super::fopdt::Fopdt;
 use super::rng::{Rng, name_hash};
+use super::wood_berry::{Column, Composition};
 
 #[derive(Debug, Clone)]
 pub(crate) enum Signal {
@@ -52,6 +53,13 @@ pub(crate) enum Signal {
         plant: Box<Fopdt>,
         input: usize,
     },
+    /// `reflux` and `steam` are the indices of the column's input tags.
+    WoodBerry {
+        column: Box<Column>,
+        reflux: usize,
+        steam: usize,
+        offset: f64,
+    },
 }
 
 /// Where `t` lies within its period, in [0, 1).
@@ -61,13 +69,9 @@ fn phase(t_s: f64, period_s: f64) -> f64 {
 }
 
 impl Signal {
-    /// The tag's state before its first scan. `input` is the resolved index of a fopdt's input tag.
-    pub(crate) fn new(
-        tag: &SimTagConfig,
-        seed: u64,
-        scan: std::time::Duration,
-        input: Option<usize>,
-    ) -> Self {
+    /// The tag's state before its first scan. `inputs` are the resolved indices of a model's input tags.
+    pub(crate) fn new(tag: &SimTagConfig, seed: u64, scan: std::time::Duration, inputs: &[usize]) -> Self {
+        let input = |i: usize| inputs.get(i).copied().unwrap_or(0);
         let (offset, amplitude) = (tag.offset, tag.amplitude);
         let period_s = tag.period.get().as_secs_f64();
         let rng = || Rng::new(seed ^ name_hash(tag.name.get_ref()));
@@ -101,7 +105,13 @@ impl Signal {
                     tag.dead_time.get(),
                     scan,
                 )),
-                input: input.unwrap_or(0),
+                input: input(0),
+            },
+            Shape::WoodBerry => Signal::WoodBerry {
+                column: Box::new(Column::new(tag.composition.unwrap_or(Composition::Top), scan)),
+                reflux: input(0),
+                steam: input(1),
+                offset,
             },
         }
     }
@@ -116,6 +126,7 @@ impl Signal {
             | Signal::Noise { offset, .. } => Value::Float(*offset),
             Signal::RandomWalk { value, .. } | Signal::Constant { value } => Value::Float(*value),
             Signal::Fopdt { .. } => Value::Float(0.0),
+            Signal::WoodBerry { column, offset, .. } => Value::Float(column.nominal() + offset),
         }
     }
 
@@ -156,6 +167,10 @@ impl Signal {
             Signal::Fopdt { plant, input } => {
                 let u = values.get(*input).and_then(|v| v.as_f64()).unwrap_or(0.0);
                 Value::Float(plant.step(now_ns, u))
+            }
+            Signal::WoodBerry { column, reflux, steam, offset } => {
+                let input = |i: usize| values.get(i).and_then(|v| v.as_f64()).unwrap_or(0.0);
+                Value::Float(column.step(now_ns, input(*reflux), input(*steam)) + *offset)
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The command line: `run`, `check`, `test`, `modbus read`, `version`.
 
+pub mod control;
 pub mod modbus;
 pub mod run;
 
@@ -49,6 +50,9 @@ pub enum Command {
     /// Commissioning tools for Modbus devices.
     #[command(subcommand)]
     Modbus(ModbusCommand),
+    /// Control loops offline: step tests against the simulated plant.
+    #[command(subcommand)]
+    Control(ControlCommand),
     /// Print the version and build.
     Version,
 }
@@ -57,6 +61,12 @@ pub enum Command {
 pub enum ModbusCommand {
     /// Read registers once and print them raw and decoded (in every byte order unless --order is given).
     Read(modbus::ReadArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ControlCommand {
+    /// A closed-loop setpoint step against the loop's simulated plant: IAE, overshoot, settling, SVG plot.
+    Simulate(control::SimulateArgs),
 }
 
 /// Exit codes: 0 fine, 1 a device failed (`test`) or the agent failed, 2 the config is invalid.
@@ -74,6 +84,7 @@ pub fn main(process_start: Instant) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Modbus(ModbusCommand::Read(args)) => runtime().block_on(modbus::read(args)),
+        Command::Control(ControlCommand::Simulate(args)) => control::simulate(args),
         Command::Check { config } => match config::load(&config) {
             Ok(cfg) => {
                 print!("{}", cfg.summary());

@@ -3,6 +3,7 @@
 //! each section and each `[[...]]` item is read on its own, so one bad device does not hide the next.
 
 mod check;
+pub use check::name_problem;
 mod env;
 pub mod outputs;
 mod summary;
@@ -21,7 +22,6 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-pub(crate) use check::name_problem;
 pub use drivers::diag::{ConfigErrors, Diagnostic};
 pub use drivers::sections::read_secret_file;
 

@@ -91,7 +91,7 @@ fn each_mistake_is_reported_where_it_is() {
         (
             "[[alarm]]",
             "[alarms]\nx = 1\n[[alarm]]",
-            "13:2: unknown section `alarms`; expected one of agent, api, store, uplink, sim, modbus, alarm",
+            "13:2: unknown section `alarms`; expected one of agent, api, store, uplink, sim, modbus,",
         ),
         (
             "[agent]",

@@ -6,6 +6,7 @@
 //! and the runtime iterate [`registry::ENGINES`]. `docs/adding-an-engine.md` is the recipe.
 
 pub mod alarm;
+pub mod control;
 pub mod energy;
 pub mod registry;
 
@@ -36,6 +37,8 @@ pub struct Event {
 pub struct WriteIntent {
     pub tag: TagId,
     pub value: Value,
+    /// Why, in the audit log's words (`auto`, `manual`, `fail-safe`); empty when the engine gives none.
+    pub reason: &'static str,
 }
 
 /// Where an engine puts what it derives: samples re-enter the ring, events are logged and counted,
@@ -55,7 +58,11 @@ impl Emitter {
         self.events.push(e);
     }
     pub fn write(&mut self, tag: TagId, value: Value) {
-        self.writes.push(WriteIntent { tag, value });
+        self.write_for(tag, value, "");
+    }
+    /// A write with the reason the audit log records beside it.
+    pub fn write_for(&mut self, tag: TagId, value: Value, reason: &'static str) {
+        self.writes.push(WriteIntent { tag, value, reason });
     }
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty() && self.events.is_empty() && self.writes.is_empty()
@@ -84,6 +91,23 @@ pub trait Engine: Send {
     fn view(&mut self) -> Option<serde_json::Value> {
         None
     }
+    /// An operator's command (a loop's mode or setpoint), from the local API or an uplink. Returns what
+    /// changed, in words, or why it was refused.
+    fn on_command(&mut self, _command: &Command, _out: &mut Emitter) -> Result<String, String> {
+        Err("this engine takes no commands".into())
+    }
+    /// What an operator sees of the engine (a loop's mode, SP, PV, OP), for the local API and /metrics.
+    fn status(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// An operator's command to one engine: JSON fields such as `{"mode": "auto", "setpoint": 900}`, and who
+/// sent it (`api`, `mqtt`), for the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub by: String,
 }
 
 /// How an engine reads the plant's samples.
@@ -96,6 +120,10 @@ pub enum EngineInput {
     /// (energy totals, SPC, emission aggregates). Never holds the ring back: the store is the only reader
     /// of the ring that waits for nobody, so an engine that publishes cannot wait on itself.
     Lossless,
+    /// From the ring like `Lossy`, but ticked on a thread of its own at exactly its [`tick`](EngineConfig::tick)
+    /// (10 ms to minutes), with the lateness of each tick measured: control loops. Loops of one period
+    /// share a thread.
+    Loop,
 }
 
 impl EngineInput {
@@ -103,6 +131,7 @@ impl EngineInput {
         match self {
             EngineInput::Lossy => "lossy",
             EngineInput::Lossless => "lossless",
+            EngineInput::Loop => "loop",
         }
     }
 }
@@ -153,4 +182,8 @@ pub trait EngineConfig: Send + Sync + Debug {
     fn summary(&self) -> String;
     /// The engine, with the ids the agent gave its tags (every tag it names is registered).
     fn build(&self, tag_id: &dyn Fn(&str) -> Option<TagId>) -> Result<Box<dyn Engine>, String>;
+    /// The engine, knowing every tag's declaration: a loop takes its output's writable limits here.
+    fn build_in(&self, tags: &crate::config::TagTable) -> Result<Box<dyn Engine>, String> {
+        self.build(&|t| tags.registry.id(t))
+    }
 }

@@ -2,7 +2,8 @@
 
 use super::EngineKind;
 
-pub static ENGINES: &[&dyn EngineKind] = &[&super::alarm::AlarmKind, &super::energy::EnergyKind];
+pub static ENGINES: &[&dyn EngineKind] =
+    &[&super::alarm::AlarmKind, &super::energy::EnergyKind, &super::control::ControlKind];
 
 /// The kind that owns TOML section `name`.
 pub fn engine_kind(section: &str) -> Option<&'static dyn EngineKind> {

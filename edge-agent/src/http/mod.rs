@@ -2,7 +2,9 @@
 //! `PUT /tags/{name}` for commissioning writes. Listens on 127.0.0.1 unless configured otherwise.
 
 mod health;
+mod loops;
 mod prom;
+mod prom_loops;
 mod prom_outputs;
 mod tags;
 
@@ -96,7 +98,9 @@ fn router(state: Arc<AgentState>) -> Router {
     let mut guarded = Router::new()
         .route("/metrics", get(prom::metrics))
         .route("/tags", get(tags::list))
-        .route("/tags/{name}", get(tags::one).put(tags::write));
+        .route("/tags/{name}", get(tags::one).put(tags::write))
+        .route("/loops", get(loops::list))
+        .route("/loops/{name}", get(loops::one).put(loops::command));
     // Each engine kind's views at its section's name: `GET /energy`.
     for kind in crate::engine::registry::ENGINES {
         let section = kind.section();

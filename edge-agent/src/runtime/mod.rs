@@ -47,6 +47,8 @@ pub struct Generation {
     pub uplinks: Vec<Arc<UplinkStats>>,
     /// Every supervised task: links, engine hosts, uplinks.
     pub components: Vec<Arc<Component>>,
+    /// Control loops, for the API's modes and setpoints and /metrics.
+    pub loops: Arc<engines::looping::Loops>,
 }
 
 /// A started generation and the handles to stop it.
@@ -139,6 +141,21 @@ impl Running {
             )
         };
 
+        // Control loops on threads of their own: a loop's period is not the async runtime's to keep.
+        let loops = if tapped {
+            Arc::default()
+        } else {
+            engines::looping::start(
+                &config,
+                &ring,
+                &writes,
+                &engine_stats,
+                &clock,
+                &mut readers,
+                &mut components,
+            )
+        };
+
         let (stop_uplinks, uplinks_stop) = watch::channel(false);
         let mut uplink_stats = Vec::new();
         let mut uplinks = Vec::new();
@@ -203,6 +220,7 @@ impl Running {
             store: store.map(|p| p.shared.clone()),
             uplinks: uplink_stats,
             components,
+            loops,
         });
         let running = Running {
             generation,

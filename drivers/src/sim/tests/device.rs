@@ -265,3 +265,50 @@ fn config_mistakes_name_the_device_and_tag_and_say_what_to_do() {
     let unregistered = SimDevice::new(&kiln(), |_| None).map(|_| ()).unwrap_err();
     assert!(unregistered.contains("kiln.fuel_valve: the tag registry has no id"), "{unregistered}");
 }
+
+#[test]
+fn the_wood_berry_column_answers_a_reflux_step_with_its_published_gains_and_dead_times() {
+    use crate::sim::wood_berry::Composition;
+    let mut reflux = tag("col.reflux", Shape::Constant);
+    reflux.offset = 1.95;
+    reflux.writable = writable(0.0, 4.0);
+    let mut steam = tag("col.steam", Shape::Constant);
+    steam.offset = 1.71;
+    let column = |name: &str, c: Composition| {
+        let mut t = tag(name, Shape::WoodBerry);
+        (t.composition, t.reflux, t.steam) = (
+            Some(c),
+            Some(Spanned::new(0..0, "col.reflux".into())),
+            Some(Spanned::new(0..0, "col.steam".into())),
+        );
+        t
+    };
+    let cfg = device(
+        0,
+        vec![reflux, steam, column("col.xd", Composition::Top), column("col.xb", Composition::Bottom)],
+    );
+    let names = ["col.reflux", "col.steam", "col.xd", "col.xb"];
+    let mut dev =
+        SimDevice::new(&cfg, |n| names.iter().position(|x| *x == n).map(|i| TagId(i as u32))).unwrap();
+    let minute = 60_000_000_000i64;
+    let at = |m: i64| Timestamp(m * minute / 6);
+    let value = |s: &crate::sim::ScanOutcome, i: usize| s.samples[i].value.as_f64().unwrap();
+    let first = dev.scan(at(0));
+    assert_eq!((value(&first, 2), value(&first, 3)), (96.0, 0.5), "the paper's operating point");
+    dev.write(TagId(0), Value::Float(2.05)).unwrap();
+    let mut xd = Vec::new();
+    let mut xb = Vec::new();
+    for k in 1..=6 * 300 {
+        let s = dev.scan(at(k));
+        xd.push(value(&s, 2));
+        xb.push(value(&s, 3));
+    }
+    // Ten-second scans: xD has not moved within its 1 min dead time, xB within its 7 min.
+    assert_eq!(xd[4], 96.0);
+    assert!(xd[7] > 96.0);
+    assert_eq!(xb[6 * 7 - 2], 0.5);
+    assert!(xb[6 * 7 + 1] > 0.5);
+    // 300 min on, the gains: 12.8 and 6.6 per lb/min of reflux.
+    assert!((xd.last().unwrap() - (96.0 + 1.28)).abs() < 1e-6, "{}", xd.last().unwrap());
+    assert!((xb.last().unwrap() - (0.5 + 0.66)).abs() < 1e-6, "{}", xb.last().unwrap());
+}

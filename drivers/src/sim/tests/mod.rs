@@ -27,6 +27,9 @@ pub(super) fn tag(name: &str, shape: Shape) -> SimTagConfig {
         gain: 1.0,
         time_constant: Span::secs(60),
         dead_time: Span::secs(0),
+        composition: None,
+        reflux: None,
+        steam: None,
         writable: None,
     }
 }

@@ -6,6 +6,8 @@
 //! Nothing waits in a circle: the store is the only lossless reader of the ring and it waits for nobody,
 //! so a host blocked publishing derived samples is always released by the store moving on.
 
+mod audit;
+pub mod looping;
 pub mod lossless;
 pub mod lossy;
 mod set;

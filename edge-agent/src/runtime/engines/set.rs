@@ -6,7 +6,7 @@ use std::time::Duration;
 use protocols::{Sample, TagId, Timestamp};
 
 use crate::config::Config;
-use crate::engine::{Emitter, Engine, EngineInput, WriteIntent};
+use crate::engine::{Command, Emitter, Engine, EngineConfig, EngineInput, WriteIntent};
 
 struct Slot {
     name: String,
@@ -30,6 +30,11 @@ impl EngineSet {
     /// Builds the engines of `config` that read `input` (every engine with `None`). An engine that cannot
     /// be built is logged and left out; validation makes that a bug, not a user error.
     pub fn build(config: &Config, input: Option<EngineInput>) -> EngineSet {
+        Self::build_where(config, |e| input.is_none_or(|i| e.input() == i))
+    }
+
+    /// Builds the engines of `config` that `pick` chooses.
+    pub fn build_where(config: &Config, pick: impl Fn(&dyn EngineConfig) -> bool) -> EngineSet {
         let registry = &config.tags.registry;
         let mut set = EngineSet {
             slots: Vec::new(),
@@ -37,9 +42,8 @@ impl EngineSet {
             writes: Vec::new(),
             tag_names: registry.iter().map(|(_, n)| n.to_owned()).collect(),
         };
-        let tag_id = |t: &str| registry.id(t);
-        for cfg in config.engines.iter().filter(|e| input.is_none_or(|i| e.input() == i)) {
-            let engine = match cfg.build(&tag_id) {
+        for cfg in config.engines.iter().filter(|e| pick(e.as_ref())) {
+            let engine = match cfg.build_in(&config.tags) {
                 Ok(e) => e,
                 Err(why) => {
                     tracing::error!(engine = %cfg.name(), "engine not started: {why}");
@@ -131,6 +135,31 @@ impl EngineSet {
             guarded(&slot.name, || slot.engine.on_write_result(intent, result, out));
             claim(&mut self.writes, engine, before, out);
         }
+    }
+
+    pub fn engine_name(&self, engine: usize) -> &str {
+        self.slots.get(engine).map_or("", |s| s.name.as_str())
+    }
+
+    /// Hands an operator's command to the engine named `name`.
+    pub fn command(&mut self, name: &str, command: &Command, out: &mut Emitter) -> Result<String, String> {
+        let Some(i) = self.slots.iter().position(|s| s.name == name) else {
+            return Err(format!("no engine {name} runs here"));
+        };
+        let before = out.writes.len();
+        let slot = &mut self.slots[i];
+        let mut outcome = Err(String::new());
+        guarded(&slot.name, || outcome = slot.engine.on_command(command, out));
+        claim(&mut self.writes, i, before, out);
+        outcome
+    }
+
+    /// The status of each engine named in `names`, in that order.
+    pub fn statuses(&self, names: &[&str]) -> Vec<Option<serde_json::Value>> {
+        names
+            .iter()
+            .map(|n| self.slots.iter().find(|s| s.name == *n).and_then(|s| s.engine.status()))
+            .collect()
     }
 
     pub fn has_writes(&self) -> bool {
