@@ -180,7 +180,7 @@ pub async fn test(config: Config, timeout: Duration, out: &mut impl std::io::Wri
     acquired.retain(|s| !std::mem::replace(&mut seen[s.tag.0 as usize], true));
 
     let mut engines = EngineSet::build(&generation.config, None);
-    let mut emitted = Emitter::default();
+    let mut emitted = Emitter::with_texts(generation.texts.clone());
     engines.on_samples(&acquired, &mut emitted);
     engines.tick_all(clock.now(), &mut emitted);
     emitted.events.iter().for_each(log_event);

@@ -6,6 +6,8 @@
 //! and the runtime iterate [`registry::ENGINES`]. `docs/adding-an-engine.md` is the recipe.
 
 pub mod alarm;
+mod command;
+mod gauges;
 pub mod registry;
 
 use std::fmt::Debug;
@@ -15,9 +17,12 @@ use std::time::Duration;
 
 use drivers::ConfigErrors;
 use drivers::sections::Problem;
-use protocols::{Sample, TagId, Timestamp, Value};
+use protocols::{Quality, Sample, TagId, TextPool, Timestamp, Value};
 use toml::Spanned;
 use toml::de::DeValue;
+
+pub use command::{Command, CommandError};
+pub use gauges::{Family, Gauges};
 
 /// Something an engine noticed that a person should see (an alarm raised, a limit hit).
 #[derive(Debug, Clone, PartialEq)]
@@ -44,11 +49,22 @@ pub struct Emitter {
     pub samples: Vec<Sample>,
     pub events: Vec<Event>,
     pub writes: Vec<WriteIntent>,
+    /// The generation's text values: a text sample carries an id into it, as a driver's would.
+    pub texts: Arc<TextPool>,
 }
 
 impl Emitter {
+    /// An emitter whose text samples are interned in `texts` (the hosts give the generation's pool).
+    pub fn with_texts(texts: Arc<TextPool>) -> Emitter {
+        Emitter { texts, ..Emitter::default() }
+    }
     pub fn sample(&mut self, s: Sample) {
         self.samples.push(s);
+    }
+    /// A text-valued sample, e.g. an alarm event on its way to the historian.
+    pub fn text(&mut self, tag: TagId, ts: Timestamp, text: &str) {
+        let id = self.texts.intern(text);
+        self.samples.push(Sample { tag, ts, value: Value::Text(id), quality: Quality::Good });
     }
     pub fn event(&mut self, e: Event) {
         self.events.push(e);
@@ -78,6 +94,25 @@ pub trait Engine: Send {
     fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
         Ok(())
     }
+    /// An operator's action (acknowledge, shelve; a loop's mode or setpoint), at `now` of the agent's
+    /// clock. A lossy engine that answers [`save`](Engine::save) has its state kept after each command, so
+    /// an acknowledgement outlives a restart. The answer goes back to whoever asked (the local API).
+    fn on_command(
+        &mut self,
+        _now: Timestamp,
+        _command: &Command,
+        _out: &mut Emitter,
+    ) -> Result<serde_json::Value, CommandError> {
+        Err(CommandError::Refused("this engine takes no commands".into()))
+    }
+    /// What the engine shows an operator right now (an alarm's conditions, a machine's state), for the
+    /// local API; `None` for engines with nothing to list.
+    fn status(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Adds the engine's figures to /metrics (summed over engines with the same labels). Read about once
+    /// a second, so it may walk the engine's state.
+    fn gauges(&self, _gauges: &mut Gauges) {}
 }
 
 /// How an engine reads the plant's samples.

@@ -6,10 +6,11 @@ use std::time::Duration;
 use protocols::{Sample, TagId, Timestamp};
 
 use crate::config::Config;
-use crate::engine::{Emitter, Engine, EngineInput, WriteIntent};
+use crate::engine::{Command, CommandError, Emitter, Engine, EngineInput, Gauges, WriteIntent};
 
 struct Slot {
     name: String,
+    kind: &'static str,
     engine: Box<dyn Engine>,
     tick: Duration,
     /// When `on_tick` is next due; `None` until the first tick sets the phase.
@@ -53,7 +54,13 @@ impl EngineSet {
                     w.push(index);
                 }
             }
-            set.slots.push(Slot { name: cfg.name(), engine, tick: cfg.tick(), next_tick: None });
+            set.slots.push(Slot {
+                name: cfg.name(),
+                kind: cfg.kind(),
+                engine,
+                tick: cfg.tick(),
+                next_tick: None,
+            });
         }
         set
     }
@@ -132,6 +139,39 @@ impl EngineSet {
 
     pub fn take_writes(&mut self) -> Vec<(usize, WriteIntent)> {
         std::mem::take(&mut self.writes)
+    }
+
+    /// Hands an operator's command to the engine named `engine`.
+    pub fn command(
+        &mut self,
+        engine: &str,
+        now: Timestamp,
+        command: &Command,
+        out: &mut Emitter,
+    ) -> Result<serde_json::Value, CommandError> {
+        let Some(i) = self.slots.iter().position(|s| s.name == engine) else {
+            return Err(CommandError::NoSuchEngine(engine.to_owned()));
+        };
+        let before = out.writes.len();
+        let slot = &mut self.slots[i];
+        let mut answer = Err(CommandError::Unavailable);
+        guarded(&slot.name, || answer = slot.engine.on_command(now, command, out));
+        claim(&mut self.writes, i, before, out);
+        answer
+    }
+
+    /// What each engine of `kind` shows an operator.
+    pub fn status(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.slots.iter().filter(|s| s.kind == kind).filter_map(|s| s.engine.status()).collect()
+    }
+
+    /// Every engine's figures for /metrics, summed.
+    pub fn gauges(&self) -> Gauges {
+        let mut g = Gauges::default();
+        for s in &self.slots {
+            s.engine.gauges(&mut g);
+        }
+        g
     }
 
     /// Each engine's saved state, by engine name.
