@@ -7,6 +7,7 @@
 
 pub mod alarm;
 mod command;
+pub mod expr;
 mod gauges;
 pub mod registry;
 

@@ -2,7 +2,7 @@
 
 use super::EngineKind;
 
-pub static ENGINES: &[&dyn EngineKind] = &[&super::alarm::AlarmKind];
+pub static ENGINES: &[&dyn EngineKind] = &[&super::alarm::AlarmKind, &super::expr::DerivedKind];
 
 /// The kind that owns TOML section `name`.
 pub fn engine_kind(section: &str) -> Option<&'static dyn EngineKind> {
