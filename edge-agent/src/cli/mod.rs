@@ -1,5 +1,6 @@
-//! The command line: `run`, `check`, `test`, `modbus read`, `version`.
+//! The command line: `run`, `check`, `test`, `alarms`, `modbus read`, `version`.
 
+pub mod alarms;
 pub mod modbus;
 pub mod run;
 
@@ -46,6 +47,8 @@ pub enum Command {
         #[arg(long, default_value = "10s")]
         timeout: Span,
     },
+    /// The running agent's alarms: list, ack, shelve, unshelve, out-of-service, in-service.
+    Alarms(alarms::AlarmsArgs),
     /// Commissioning tools for Modbus devices.
     #[command(subcommand)]
     Modbus(ModbusCommand),
@@ -74,6 +77,7 @@ pub fn main(process_start: Instant) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Modbus(ModbusCommand::Read(args)) => runtime().block_on(modbus::read(args)),
+        Command::Alarms(args) => runtime().block_on(alarms::run(args)),
         Command::Check { config } => match config::load(&config) {
             Ok(cfg) => {
                 print!("{}", cfg.summary());

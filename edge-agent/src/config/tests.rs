@@ -33,7 +33,10 @@ fn errors_of(text: &str) -> Vec<String> {
 fn a_good_plant_resolves_tags_in_order_then_derived_ones() {
     let cfg = parse(PLANT, "t.toml", &no_env).unwrap();
     let names: Vec<&str> = cfg.tags.registry.iter().map(|(_, n)| n).collect();
-    assert_eq!(names, ["kiln.valve", "kiln.temp", "kiln.temp.alarm", "kiln.temp.alarm.state", "kiln.temp.alarm.event"]);
+    assert_eq!(
+        names,
+        ["kiln.valve", "kiln.temp", "kiln.temp.alarm", "kiln.temp.alarm.state", "kiln.temp.alarm.event"]
+    );
     assert_eq!(cfg.tags.info[0].writable, Some(WritableSpec { min: 0.0, max: 100.0 }));
     assert_eq!(cfg.tags.info[1].device, "kiln");
     assert_eq!(cfg.tags.info[2].device, "alarm");

@@ -7,6 +7,7 @@
 //! so a host blocked publishing derived samples is always released by the store moving on.
 
 pub mod control;
+mod flood;
 pub mod lossless;
 pub mod lossy;
 mod set;
@@ -42,6 +43,8 @@ pub struct EngineStats {
     pub writes_failed: AtomicU64,
     /// Samples the lossy host skipped, kept after its ring reader is gone.
     pub lossy_skipped: AtomicU64,
+    /// Events left out of the log during an alarm flood (summarised instead).
+    pub events_summarised: AtomicU64,
     /// What each host's engines add to /metrics, by host, refreshed about once a second.
     gauges: Mutex<BTreeMap<&'static str, Gauges>>,
 }
@@ -76,6 +79,7 @@ pub(crate) struct Outlet {
     pub stats: Arc<EngineStats>,
     pub router: WriteRouter,
     pub results: mpsc::UnboundedSender<WriteOutcome>,
+    pub flood: Mutex<flood::FloodGate>,
 }
 
 impl Outlet {
@@ -86,9 +90,16 @@ impl Outlet {
 
     /// Logs and counts events, starts writes, publishes derived samples. False once the ring is closed.
     pub async fn flush(&self, set: &mut EngineSet, out: &mut Emitter) -> bool {
-        for e in out.events.drain(..) {
-            self.stats.events.fetch_add(1, Ordering::Relaxed);
-            log_event(&e);
+        {
+            let mut flood = self.flood.lock().unwrap_or_else(|e| e.into_inner());
+            for e in out.events.drain(..) {
+                self.stats.events.fetch_add(1, Ordering::Relaxed);
+                if flood.admit(&e) {
+                    log_event(&e);
+                } else {
+                    self.stats.events_summarised.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
         out.writes.clear();
         for (engine, intent) in set.take_writes() {
@@ -142,7 +153,9 @@ pub(crate) fn start_engines(
     let HostWiring { config, ring, router, stats, clock, texts, mut requests } = wiring;
     let outlet = {
         let (ring, stats, router, texts) = (ring.clone(), stats.clone(), router.clone(), texts.clone());
+        let flood = config.agent.alarm_flood;
         move |results| Outlet {
+            flood: Mutex::new(flood::FloodGate::new(flood)),
             publisher: ring.publisher(),
             texts: texts.clone(),
             stats: stats.clone(),
