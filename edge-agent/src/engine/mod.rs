@@ -10,6 +10,8 @@ mod command;
 pub mod expr;
 mod gauges;
 pub mod registry;
+pub mod stats;
+pub mod window;
 
 use std::fmt::Debug;
 use std::ops::Range;

@@ -2,7 +2,8 @@
 
 use super::EngineKind;
 
-pub static ENGINES: &[&dyn EngineKind] = &[&super::alarm::AlarmKind, &super::expr::DerivedKind];
+pub static ENGINES: &[&dyn EngineKind] =
+    &[&super::alarm::AlarmKind, &super::expr::DerivedKind, &super::window::StatisticsKind];
 
 /// The kind that owns TOML section `name`.
 pub fn engine_kind(section: &str) -> Option<&'static dyn EngineKind> {
