@@ -7,9 +7,11 @@
 
 pub mod alarm;
 mod command;
+pub mod equipment;
 pub mod expr;
 mod gauges;
 pub mod registry;
+pub mod shifts;
 pub mod stats;
 pub mod window;
 

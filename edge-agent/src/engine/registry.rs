@@ -2,8 +2,13 @@
 
 use super::EngineKind;
 
-pub static ENGINES: &[&dyn EngineKind] =
-    &[&super::alarm::AlarmKind, &super::expr::DerivedKind, &super::window::StatisticsKind];
+#[rustfmt::skip]
+pub static ENGINES: &[&dyn EngineKind] = &[
+    &super::alarm::AlarmKind,
+    &super::expr::DerivedKind,
+    &super::window::StatisticsKind,
+    &super::equipment::EquipmentKind,
+];
 
 /// The kind that owns TOML section `name`.
 pub fn engine_kind(section: &str) -> Option<&'static dyn EngineKind> {
