@@ -13,6 +13,7 @@ mod gauges;
 pub mod registry;
 pub mod shifts;
 pub mod stats;
+pub mod vibration;
 pub mod window;
 
 use std::fmt::Debug;

@@ -8,6 +8,7 @@ pub static ENGINES: &[&dyn EngineKind] = &[
     &super::expr::DerivedKind,
     &super::window::StatisticsKind,
     &super::equipment::EquipmentKind,
+    &super::vibration::VibrationKind,
 ];
 
 /// The kind that owns TOML section `name`.
