@@ -12,6 +12,7 @@ pub mod expr;
 mod gauges;
 pub mod registry;
 pub mod shifts;
+pub mod spc;
 pub mod stats;
 pub mod vibration;
 pub mod window;

@@ -9,6 +9,7 @@ pub static ENGINES: &[&dyn EngineKind] = &[
     &super::window::StatisticsKind,
     &super::equipment::EquipmentKind,
     &super::vibration::VibrationKind,
+    &super::spc::SpcKind,
 ];
 
 /// The kind that owns TOML section `name`.
