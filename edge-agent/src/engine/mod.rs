@@ -122,6 +122,37 @@ pub trait Engine: Send {
     fn gauges(&self, _gauges: &mut Gauges) {}
 }
 
+/// Reads a `[[section]]` list item by item (each mistake at its place) into engine configs.
+pub fn configs<T, C>(
+    section: &str,
+    value: Spanned<DeValue<'_>>,
+    errors: &mut ConfigErrors,
+    make: impl Fn(T) -> C,
+) -> Vec<Arc<dyn EngineConfig>>
+where
+    T: serde::de::DeserializeOwned,
+    C: EngineConfig + 'static,
+{
+    drivers::sections::items::<T>(section, value, errors)
+        .into_iter()
+        .map(|t| Arc::new(make(t)) as Arc<dyn EngineConfig>)
+        .collect()
+}
+
+/// [`Engine::save`] of a serialisable state.
+pub fn save_state<T: serde::Serialize>(state: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(state).ok()
+}
+
+/// [`Engine::restore`] of a serialisable state.
+pub fn restore_state<T: serde::de::DeserializeOwned>(
+    into: &mut T,
+    saved: serde_json::Value,
+) -> Result<(), String> {
+    *into = serde_json::from_value(saved).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// How an engine reads the plant's samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EngineInput {

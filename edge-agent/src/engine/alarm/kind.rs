@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drivers::ConfigErrors;
-use drivers::sections::{Problem, items};
+use drivers::sections::Problem;
 use protocols::TagId;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -24,10 +24,7 @@ impl EngineKind for AlarmKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>> {
-        items::<AlarmConfig>("alarm", value, errors)
-            .into_iter()
-            .map(|a| Arc::new(a) as Arc<dyn EngineConfig>)
-            .collect()
+        crate::engine::configs::<AlarmConfig, _>("alarm", value, errors, std::convert::identity)
     }
 }
 

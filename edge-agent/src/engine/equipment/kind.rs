@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drivers::ConfigErrors;
-use drivers::sections::{Problem, items};
+use drivers::sections::Problem;
 use protocols::TagId;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -23,10 +23,7 @@ impl EngineKind for EquipmentKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>> {
-        items::<EquipmentConfig>("equipment", value, errors)
-            .into_iter()
-            .map(|e| Arc::new(ParsedEquipment::new(e)) as Arc<dyn EngineConfig>)
-            .collect()
+        crate::engine::configs::<EquipmentConfig, _>("equipment", value, errors, ParsedEquipment::new)
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drivers::ConfigErrors;
-use drivers::sections::{Problem, items};
+use drivers::sections::Problem;
 use protocols::TagId;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -20,10 +20,7 @@ impl EngineKind for DerivedKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>> {
-        items::<DerivedConfig>("derived", value, errors)
-            .into_iter()
-            .map(|d| Arc::new(ParsedDerived::new(d)) as Arc<dyn EngineConfig>)
-            .collect()
+        crate::engine::configs::<DerivedConfig, _>("derived", value, errors, ParsedDerived::new)
     }
 }
 

@@ -264,38 +264,27 @@ impl Parser {
         self.binary(l, op, r)
     }
 
-    fn sum(&mut self) -> Result<Typed, Fault> {
-        let mut l = self.prod()?;
-        loop {
-            let op = if self.op("+") {
-                Bin::Add
-            } else if self.op("-") {
-                Bin::Sub
-            } else {
-                return Ok(l);
-            };
+    /// Left-associative operators of one precedence level over operands read by `next`.
+    fn chain(
+        &mut self,
+        ops: &[(&str, Bin)],
+        next: fn(&mut Self) -> Result<Typed, Fault>,
+    ) -> Result<Typed, Fault> {
+        let mut l = next(self)?;
+        while let Some(&(_, op)) = ops.iter().find(|(sym, _)| self.op(sym)) {
             self.pos += 1;
-            let r = self.prod()?;
+            let r = next(self)?;
             l = self.binary(l, op, r)?;
         }
+        Ok(l)
+    }
+
+    fn sum(&mut self) -> Result<Typed, Fault> {
+        self.chain(&[("+", Bin::Add), ("-", Bin::Sub)], Self::prod)
     }
 
     fn prod(&mut self) -> Result<Typed, Fault> {
-        let mut l = self.unary()?;
-        loop {
-            let op = if self.op("*") {
-                Bin::Mul
-            } else if self.op("/") {
-                Bin::Div
-            } else if self.op("%") {
-                Bin::Rem
-            } else {
-                return Ok(l);
-            };
-            self.pos += 1;
-            let r = self.unary()?;
-            l = self.binary(l, op, r)?;
-        }
+        self.chain(&[("*", Bin::Mul), ("/", Bin::Div), ("%", Bin::Rem)], Self::unary)
     }
 
     fn unary(&mut self) -> Result<Typed, Fault> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drivers::ConfigErrors;
-use drivers::sections::{Problem, items};
+use drivers::sections::Problem;
 use protocols::TagId;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -22,10 +22,7 @@ impl EngineKind for SpcKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>> {
-        items::<SpcConfig>("spc", value, errors)
-            .into_iter()
-            .map(|s| Arc::new(s) as Arc<dyn EngineConfig>)
-            .collect()
+        crate::engine::configs::<SpcConfig, _>("spc", value, errors, std::convert::identity)
     }
 }
 

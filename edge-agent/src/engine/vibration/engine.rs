@@ -168,11 +168,10 @@ impl Engine for VibrationEngine {
     fn on_tick(&mut self, _now: Timestamp, _out: &mut Emitter) {}
 
     fn save(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.state).ok()
+        crate::engine::save_state(&self.state)
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
-        self.state = serde_json::from_value(state).map_err(|e| e.to_string())?;
-        Ok(())
+        crate::engine::restore_state(&mut self.state, state)
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drivers::ConfigErrors;
-use drivers::sections::{Problem, items};
+use drivers::sections::Problem;
 use protocols::TagId;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -22,10 +22,7 @@ impl EngineKind for VibrationKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>> {
-        items::<VibrationConfig>("vibration", value, errors)
-            .into_iter()
-            .map(|v| Arc::new(v) as Arc<dyn EngineConfig>)
-            .collect()
+        crate::engine::configs::<VibrationConfig, _>("vibration", value, errors, std::convert::identity)
     }
 }
 
