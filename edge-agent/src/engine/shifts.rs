@@ -212,7 +212,7 @@ mod tests {
             }],
         };
         let cal = cfg.calendar("t").unwrap();
-        let midnight = Timestamp::from_secs(1_700_006_400 - 1_700_006_400 % 86_400);
+        let midnight = Timestamp::from_secs(1_700_006_400 /* a midnight, UTC */);
         let run = cal.at(Timestamp(midnight.0 + 3600 * 1_000_000_000)).unwrap();
         assert_eq!(run.start, Timestamp(midnight.0 - 2 * 3600 * 1_000_000_000));
         assert_eq!(cal.at(Timestamp(midnight.0 + 12 * 3600 * 1_000_000_000)), None, "no shift at noon");

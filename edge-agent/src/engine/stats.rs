@@ -52,8 +52,17 @@ impl Moments {
     }
 
     pub fn range(&self) -> Option<f64> {
-        (self.count >= 1).then(|| self.max - self.min)
+        (self.count >= 1).then_some(self.max - self.min)
     }
+}
+
+/// A reason as a number for saved state: the bits the ring and the store already pack it in.
+pub fn reason_word(r: protocols::Reason) -> u64 {
+    protocols::Sample::bad(protocols::TagId(0), protocols::Timestamp(0), r).to_words()[0]
+}
+
+pub fn reason_from_word(w: u64) -> Option<protocols::Reason> {
+    protocols::Sample::from_words([w, 0, f64::NAN.to_bits()]).and_then(|s| s.quality.reason())
 }
 
 #[cfg(test)]
@@ -76,13 +85,4 @@ mod tests {
         assert!((whole.stddev().unwrap() - 35.3f64.sqrt()).abs() < 1e-6);
         assert_eq!((a.min, a.max, a.range()), (1e9 + 2.0, 1e9 + 16.0, Some(14.0)));
     }
-}
-
-/// A reason as a number for saved state: the bits the ring and the store already pack it in.
-pub fn reason_word(r: protocols::Reason) -> u64 {
-    protocols::Sample::bad(protocols::TagId(0), protocols::Timestamp(0), r).to_words()[0]
-}
-
-pub fn reason_from_word(w: u64) -> Option<protocols::Reason> {
-    protocols::Sample::from_words([w, 0, f64::NAN.to_bits()]).and_then(|s| s.quality.reason())
 }

@@ -44,7 +44,7 @@ pub async fn act(
     let action = if action == "ack" { "acknowledge".to_owned() } else { action.replace('-', "_") };
     let mut fields = match parse_body(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     fields.insert("action".into(), json!(action));
     command(&state, &format!("alarm {tag}"), Json_::Object(fields)).await
@@ -54,18 +54,17 @@ pub async fn act(
 pub async fn engine(State(state): State<Arc<AgentState>>, Path(name): Path<String>, body: Bytes) -> Response {
     match parse_body(&body) {
         Ok(fields) => command(&state, &name, Json_::Object(fields)).await,
-        Err(r) => r,
+        Err(why) => (StatusCode::BAD_REQUEST, why).into_response(),
     }
 }
 
-fn parse_body(body: &[u8]) -> Result<serde_json::Map<String, Json_>, Response> {
+fn parse_body(body: &[u8]) -> Result<serde_json::Map<String, Json_>, &'static str> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Map::new());
     }
     match serde_json::from_slice(body) {
         Ok(Json_::Object(m)) => Ok(m),
-        _ => Err((StatusCode::BAD_REQUEST, "the body must be a JSON object, e.g. {\"by\": \"operator\"}\n")
-            .into_response()),
+        _ => Err("the body must be a JSON object, e.g. {\"by\": \"operator\"}\n"),
     }
 }
 

@@ -100,7 +100,7 @@ impl Condition {
             Quality::Bad(_) => None,
             _ => r.value.filter(|v| v.is_finite()),
         };
-        match self.kind.clone() {
+        match self.kind {
             Kind::Stale { .. } => {
                 self.last_seen = Some(r.ts);
                 if self.active {
@@ -130,7 +130,7 @@ impl Condition {
             }
             Kind::BadQuality => {
                 let bad = matches!(r.quality, Quality::Bad(_));
-                let detail = match r.quality.reason() {
+                let detail = || match r.quality.reason() {
                     Some(reason) if bad => format!("quality bad ({reason})"),
                     _ => "quality good again".into(),
                 };
@@ -150,7 +150,7 @@ impl Condition {
                 }
                 let rate = (v - v0) / dt * per.as_secs_f64();
                 let way = if rate >= 0.0 { "rising" } else { "falling" };
-                let detail = format!("{way} {:.3} per {}, limit {limit}", rate.abs(), Span(per));
+                let detail = || format!("{way} {:.3} per {}, limit {limit}", rate.abs(), Span(per));
                 self.settle(rate.abs() > limit, r.ts, detail, out);
             }
             Kind::Deviation { limit, deadband } => {
@@ -160,7 +160,7 @@ impl Condition {
                 };
                 let off = (v - sp).abs();
                 let deviating = if self.active { off > limit - deadband } else { off > limit };
-                let detail = format!("{v} is {off:.3} from the setpoint {sp}, limit {limit}");
+                let detail = || format!("{v} is {off:.3} from the setpoint {sp}, limit {limit}");
                 self.settle(deviating, r.ts, detail, out);
             }
             Kind::Digital { normal } => {
@@ -168,10 +168,8 @@ impl Condition {
                     self.hold();
                     return;
                 };
-                let detail = if v == normal {
-                    format!("back at {normal}")
-                } else {
-                    format!("{v}, normal is {normal}")
+                let detail = || {
+                    if v == normal { format!("back at {normal}") } else { format!("{v}, normal is {normal}") }
                 };
                 self.settle(v != normal, r.ts, detail, out);
             }
@@ -195,11 +193,12 @@ impl Condition {
         self.pending = None;
     }
 
-    fn settle(&mut self, holds: bool, ts: Timestamp, detail: String, out: &mut Vec<Change>) {
+    /// `detail` is only written when a change starts pending: most samples change nothing.
+    fn settle(&mut self, holds: bool, ts: Timestamp, detail: impl FnOnce() -> String, out: &mut Vec<Change>) {
         if holds == self.active {
             self.pending = None;
         } else if self.pending.is_none() {
-            self.pending = Some((ts, detail));
+            self.pending = Some((ts, detail()));
         }
         self.expire(ts, out);
     }

@@ -62,7 +62,6 @@ fn oee_over_a_shift_with_an_hour_of_downtime() {
     put("冲压机7.产量", at(15, 59, 59), 1_720.0);
     put("冲压机7.合格", at(15, 59, 59), 1_690.0);
     put("冲压机7.速度", at(16, 0, 30), 12.0);
-    drop(put);
     let end = at(16, 0, 0);
     let figure = |t: &str| last(&out, id(t)).unwrap();
     let (ts, a) = figure("冲压机7.availability");

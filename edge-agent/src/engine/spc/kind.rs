@@ -57,7 +57,7 @@ impl EngineConfig for SpcConfig {
             ));
         }
         if let (Some(l), Some(u)) = (self.lsl, self.usl)
-            && !(l < u)
+            && l.partial_cmp(&u) != Some(std::cmp::Ordering::Less)
         {
             p.push((self.tag.span(), format!("{who}: `lsl` ({l}) must be below `usl` ({u})")));
         }

@@ -124,7 +124,7 @@ list = [{ name = "A", start = "00:00", end = "12:00" }, { name = "B", start = "1
     .unwrap();
     let mut e = spc(Chart::Individuals, 1, 3, Some(shifts));
     let mut out = Emitter::default();
-    let day = 1_700_006_400 - 1_700_006_400 % 86_400;
+    let day = 1_700_006_400 /* a midnight, UTC */;
     let values = [500.0, 501.0, 499.0, 500.0, 502.0, 500.0];
     feed(&mut e, &mut out, day + 3600, &values);
     let mu = values.iter().sum::<f64>() / 6.0;
