@@ -24,7 +24,7 @@ unit += [{"space": "holding", "address": 100 + i, "type": "u16", "value": i} for
 print(json.dumps({"units": {str(u): unit for u in range(1, n + 1)}}))
 EOF
 "$python" hil-tests/modbus_sim.py --map "$work/map.json" --tcp "127.0.0.1:$port" > "$work/sim.log" 2>&1 & sim=$!
-trap 'kill $sim 2>/dev/null; kill $agent 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $sim 2>/dev/null; kill $agent 2>/dev/null; wait $agent 2>/dev/null; rm -rf "$work"' EXIT
 until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" 2>/dev/null; do sleep 0.2; done
 
 {
