@@ -7,6 +7,9 @@
 #   benches/modbus.sh          DEVICES=100 SECS=30 U16=50 LOOP=0 (needs hil-tests/.venv: run hil-tests/run.sh once)
 # U16=0 reads the 50 f32 values alone (100 registers a device); BIN=path runs that binary instead of
 # building this checkout's (to compare two builds on the same machine, one after the other).
+#   ENGINES=1 benches/modbus.sh   the same with the monitoring engines on: 20 alarms (limits, rate, stale,
+#                                 bad quality) and 10 derived tags per device, a windowed statistic per
+#                                 device, and per 10 devices a machine with OEE and an SPC chart
 set -euo pipefail
 cd "$(dirname "$0")/.."
 devices=${DEVICES:-100}; secs=${SECS:-30}; u16=${U16:-50}; with_loop=${LOOP:-0}
@@ -50,9 +53,24 @@ TOML
     printf '\n[[modbus.link]]\nname = "link%03d"\naddress = "127.0.0.1:%s"\n' "$d" "$port"
     printf '[[modbus.link.device]]\nname = "dev%03d"\nunit = %d\nscan = "1s"\ntags = [\n' "$d" "$d"
     for i in $(seq 0 49); do printf '  { name = "dev%03d.kw%02d", address = "holding:%d", type = "f32", order = "CDAB" },\n' "$d" "$i" $((2 * i)); done
-    for i in $(seq 1 "$u16"); do printf '  { name = "dev%03d.st%02d", address = "holding:%d" },\n' "$d" "$i" $((99 + i)); done
+    for i in $(seq 0 $((u16 - 1))); do printf '  { name = "dev%03d.st%02d", address = "holding:%d" },\n' "$d" "$i" $((100 + i)); done
     printf ']\n'
   done
+  if [ "${ENGINES:-0}" = 1 ]; then
+    for d in $(seq 1 "$devices"); do
+      for i in $(seq 0 19); do
+        printf '[[alarm]]\ntag = "dev%03d.kw%02d"\nhigh = 100.0\nhigh_high = 200.0\ndeadband = 1.0\non_delay = "5s"\nrate = { limit = 10.0, per = "1s" }\nstale = "30s"\nbad_quality = true\n' "$d" "$i"
+      done
+      for i in $(seq 0 9); do
+        printf '[[derived]]\ntag = "dev%03d.d%d"\nexpr = "dev%03d.kw%02d * 2 + max(dev%03d.st%02d, 0) / 3"\n' "$d" "$i" "$d" $((20 + i)) "$d" "$i"
+      done
+      printf '[[statistics]]\ntag = "dev%03d.kw40"\nwindow = "1m"\nslide = "10s"\n' "$d"
+      if [ $((d % 10)) = 0 ]; then
+        printf '[[equipment]]\nname = "m%03d"\nstates = [{ state = "running", when = "dev%03d.kw41 > 0" }]\ntotal = "dev%03d.st40"\ngood = "dev%03d.st41"\nideal_cycle = "1s"\nshifts = { list = [{ name = "day", start = "06:00", end = "18:00" }] }\n' "$d" "$d" "$d" "$d"
+        printf '[[spc]]\ntag = "dev%03d.kw42"\nchart = "individuals"\nbaseline = 20\nlsl = 0.0\nusl = 100.0\n' "$d"
+      fi
+    done
+  fi
 } > "$work/agent.toml"
 
 buckets() { curl -s 127.0.0.1:19198/metrics | grep '^edge_loop_jitter_seconds_bucket{loop="probe"' | sed 's/.*le="\([^"]*\)"} /\1 /'; }
@@ -71,7 +89,7 @@ sleep "$secs"
 j1=$(buckets); c1=$(cpu_ticks $agent); t1=$(date +%s.%N); r1=$(metric edge_device_requests_total); n1=$(metric edge_device_scans_total)
 s1=$(metric edge_device_scan_duration_seconds_sum); k1=$(metric edge_device_scan_duration_seconds_count)
 hz=$(getconf CLK_TCK)
-echo "devices: $devices x $((50 + u16)) tags, 1 s scan; devices up: $(metric edge_device_up)"
+echo "devices: $devices x $((50 + u16)) tags, 1 s scan; devices up: $(metric edge_device_up); engines: $(metric edge_engines)"
 echo "agent CPU: $(echo "scale=2; 100 * ($c1 - $c0) / $hz / ($t1 - $t0)" | bc)% of one core; RSS $(awk '/VmRSS/ {print $2/1024}' /proc/$agent/status) MiB"
 echo "requests per scan: $(echo "scale=2; ($r1 - $r0) / ($n1 - $n0)" | bc) (one request per tag would be 100)"
 echo "planned scan latency on loopback (mean): $(echo "scale=3; 1000 * ($s1 - $s0) / ($k1 - $k0)" | bc) ms"

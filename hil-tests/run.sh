@@ -23,13 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
-# pymodbus, an independent Modbus implementation the driver is tested against, in a venv of its own.
+# pymodbus, an independent Modbus implementation the driver is tested against, and numpy, which the
+# vibration features are checked against, in a venv of their own.
 # Pinned: 3.9 renamed the server context classes hil-tests/modbus_sim.py uses.
 venv="$root/hil-tests/.venv"
-if ! "$venv/bin/python" -c 'import pymodbus, serial; assert pymodbus.__version__ == "3.8.6"' 2>/dev/null; then
-  step "installing pymodbus into $venv"
+if ! "$venv/bin/python" -c 'import pymodbus, serial, numpy; assert pymodbus.__version__ == "3.8.6"; assert numpy.__version__ == "2.2.6"' 2>/dev/null; then
+  step "installing pymodbus and numpy into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pymodbus==3.8.6 pyserial==3.5
+  "$venv/bin/pip" install -q pymodbus==3.8.6 pyserial==3.5 numpy==2.2.6
 fi
 export EDGE_TEST_PYTHON="$venv/bin/python"
 

@@ -1,5 +1,6 @@
-//! The command line: `run`, `check`, `test`, `modbus read`, `version`.
+//! The command line: `run`, `check`, `test`, `alarms`, `modbus read`, `version`.
 
+pub mod alarms;
 pub mod control;
 pub mod modbus;
 pub mod run;
@@ -47,6 +48,8 @@ pub enum Command {
         #[arg(long, default_value = "10s")]
         timeout: Span,
     },
+    /// The running agent's alarms: list, ack, shelve, unshelve, out-of-service, in-service.
+    Alarms(alarms::AlarmsArgs),
     /// Commissioning tools for Modbus devices.
     #[command(subcommand)]
     Modbus(ModbusCommand),
@@ -85,6 +88,7 @@ pub fn main(process_start: Instant) -> ExitCode {
         }
         Command::Modbus(ModbusCommand::Read(args)) => runtime().block_on(modbus::read(args)),
         Command::Control(ControlCommand::Simulate(args)) => control::simulate(args),
+        Command::Alarms(args) => runtime().block_on(alarms::run(args)),
         Command::Check { config } => match config::load(&config) {
             Ok(cfg) => {
                 print!("{}", cfg.summary());
@@ -191,7 +195,7 @@ pub async fn test(config: Config, timeout: Duration, out: &mut impl std::io::Wri
     acquired.retain(|s| !std::mem::replace(&mut seen[s.tag.0 as usize], true));
 
     let mut engines = EngineSet::build(&generation.config, None);
-    let mut emitted = Emitter::default();
+    let mut emitted = Emitter::with_texts(generation.texts.clone());
     engines.on_samples(&acquired, &mut emitted);
     engines.tick_all(clock.now(), &mut emitted);
     emitted.events.iter().for_each(log_event);

@@ -41,6 +41,9 @@ pub struct AgentConfig {
     pub data_dir: PathBuf,
     #[serde(default = "default_ring_capacity")]
     pub ring_capacity: Spanned<usize>,
+    /// More engine events than this in 10 minutes is an alarm flood: logged as a summary a minute.
+    #[serde(default = "default_alarm_flood")]
+    pub alarm_flood: usize,
 }
 
 impl Default for AgentConfig {
@@ -50,6 +53,7 @@ impl Default for AgentConfig {
             gateway: default_gateway(),
             data_dir: default_data_dir(),
             ring_capacity: default_ring_capacity(),
+            alarm_flood: default_alarm_flood(),
         }
     }
 }
@@ -70,6 +74,11 @@ fn default_gateway() -> String {
 
 fn default_data_dir() -> PathBuf {
     "/var/lib/edge-agent".into()
+}
+
+/// ISA-18.2 §16.5: ten alarms in ten minutes per operator is a flood.
+fn default_alarm_flood() -> usize {
+    10
 }
 
 fn default_ring_capacity() -> Spanned<usize> {

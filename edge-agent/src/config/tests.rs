@@ -33,13 +33,16 @@ fn errors_of(text: &str) -> Vec<String> {
 fn a_good_plant_resolves_tags_in_order_then_derived_ones() {
     let cfg = parse(PLANT, "t.toml", &no_env).unwrap();
     let names: Vec<&str> = cfg.tags.registry.iter().map(|(_, n)| n).collect();
-    assert_eq!(names, ["kiln.valve", "kiln.temp", "kiln.temp.alarm"]);
+    assert_eq!(
+        names,
+        ["kiln.valve", "kiln.temp", "kiln.temp.alarm", "kiln.temp.alarm.state", "kiln.temp.alarm.event"]
+    );
     assert_eq!(cfg.tags.info[0].writable, Some(WritableSpec { min: 0.0, max: 100.0 }));
     assert_eq!(cfg.tags.info[1].device, "kiln");
     assert_eq!(cfg.tags.info[2].device, "alarm");
     assert_eq!(cfg.api.listen, "127.0.0.1:9100".parse().unwrap());
     assert_eq!(*cfg.agent.ring_capacity.get_ref(), 65_536);
-    assert!(cfg.summary().contains("tags: 3 (1 writable: kiln.valve)"), "{}", cfg.summary());
+    assert!(cfg.summary().contains("tags: 5 (1 writable: kiln.valve)"), "{}", cfg.summary());
 }
 
 #[test]

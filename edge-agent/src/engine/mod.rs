@@ -6,9 +6,18 @@
 //! and the runtime iterate [`registry::ENGINES`]. `docs/adding-an-engine.md` is the recipe.
 
 pub mod alarm;
+mod command;
 pub mod control;
 pub mod energy;
+pub mod equipment;
+pub mod expr;
+mod gauges;
 pub mod registry;
+pub mod shifts;
+pub mod spc;
+pub mod stats;
+pub mod vibration;
+pub mod window;
 
 use std::fmt::Debug;
 use std::ops::Range;
@@ -17,9 +26,12 @@ use std::time::Duration;
 
 use drivers::ConfigErrors;
 use drivers::sections::Problem;
-use protocols::{Sample, TagId, Timestamp, Value};
+use protocols::{Quality, Sample, TagId, TextPool, Timestamp, Value};
 use toml::Spanned;
 use toml::de::DeValue;
+
+pub use command::{Command, CommandError};
+pub use gauges::{Family, Gauges};
 
 /// Something an engine noticed that a person should see (an alarm raised, a limit hit).
 #[derive(Debug, Clone, PartialEq)]
@@ -48,11 +60,22 @@ pub struct Emitter {
     pub samples: Vec<Sample>,
     pub events: Vec<Event>,
     pub writes: Vec<WriteIntent>,
+    /// The generation's text values: a text sample carries an id into it, as a driver's would.
+    pub texts: Arc<TextPool>,
 }
 
 impl Emitter {
+    /// An emitter whose text samples are interned in `texts` (the hosts give the generation's pool).
+    pub fn with_texts(texts: Arc<TextPool>) -> Emitter {
+        Emitter { texts, ..Emitter::default() }
+    }
     pub fn sample(&mut self, s: Sample) {
         self.samples.push(s);
+    }
+    /// A text-valued sample, e.g. an alarm event on its way to the historian.
+    pub fn text(&mut self, tag: TagId, ts: Timestamp, text: &str) {
+        let id = self.texts.intern(text);
+        self.samples.push(Sample { tag, ts, value: Value::Text(id), quality: Quality::Good });
     }
     pub fn event(&mut self, e: Event) {
         self.events.push(e);
@@ -91,23 +114,56 @@ pub trait Engine: Send {
     fn view(&mut self) -> Option<serde_json::Value> {
         None
     }
-    /// An operator's command (a loop's mode or setpoint), from the local API or an uplink. Returns what
-    /// changed, in words, or why it was refused.
-    fn on_command(&mut self, _command: &Command, _out: &mut Emitter) -> Result<String, String> {
-        Err("this engine takes no commands".into())
+    /// An operator's action (acknowledge, shelve; a loop's mode or setpoint), at `now` of the agent's
+    /// clock. A lossy engine that answers [`save`](Engine::save) has its state kept after each command, so
+    /// an acknowledgement outlives a restart. The answer goes back to whoever asked (the local API).
+    fn on_command(
+        &mut self,
+        _now: Timestamp,
+        _command: &Command,
+        _out: &mut Emitter,
+    ) -> Result<serde_json::Value, CommandError> {
+        Err(CommandError::Refused("this engine takes no commands".into()))
     }
-    /// What an operator sees of the engine (a loop's mode, SP, PV, OP), for the local API and /metrics.
+    /// What the engine shows an operator right now (an alarm's conditions, a machine's state), for the
+    /// local API; `None` for engines with nothing to list.
     fn status(&self) -> Option<serde_json::Value> {
         None
     }
+    /// Adds the engine's figures to /metrics (summed over engines with the same labels). Read about once
+    /// a second, so it may walk the engine's state.
+    fn gauges(&self, _gauges: &mut Gauges) {}
 }
 
-/// An operator's command to one engine: JSON fields such as `{"mode": "auto", "setpoint": 900}`, and who
-/// sent it (`api`, `mqtt`), for the audit log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Command {
-    pub fields: serde_json::Map<String, serde_json::Value>,
-    pub by: String,
+/// Reads a `[[section]]` list item by item (each mistake at its place) into engine configs.
+pub fn configs<T, C>(
+    section: &str,
+    value: Spanned<DeValue<'_>>,
+    errors: &mut ConfigErrors,
+    make: impl Fn(T) -> C,
+) -> Vec<Arc<dyn EngineConfig>>
+where
+    T: serde::de::DeserializeOwned,
+    C: EngineConfig + 'static,
+{
+    drivers::sections::items::<T>(section, value, errors)
+        .into_iter()
+        .map(|t| Arc::new(make(t)) as Arc<dyn EngineConfig>)
+        .collect()
+}
+
+/// [`Engine::save`] of a serialisable state.
+pub fn save_state<T: serde::Serialize>(state: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(state).ok()
+}
+
+/// [`Engine::restore`] of a serialisable state.
+pub fn restore_state<T: serde::de::DeserializeOwned>(
+    into: &mut T,
+    saved: serde_json::Value,
+) -> Result<(), String> {
+    *into = serde_json::from_value(saved).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// How an engine reads the plant's samples.

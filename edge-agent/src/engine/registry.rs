@@ -2,8 +2,17 @@
 
 use super::EngineKind;
 
-pub static ENGINES: &[&dyn EngineKind] =
-    &[&super::alarm::AlarmKind, &super::energy::EnergyKind, &super::control::ControlKind];
+#[rustfmt::skip]
+pub static ENGINES: &[&dyn EngineKind] = &[
+    &super::alarm::AlarmKind,
+    &super::expr::DerivedKind,
+    &super::window::StatisticsKind,
+    &super::equipment::EquipmentKind,
+    &super::vibration::VibrationKind,
+    &super::spc::SpcKind,
+    &super::energy::EnergyKind,
+    &super::control::ControlKind,
+];
 
 /// The kind that owns TOML section `name`.
 pub fn engine_kind(section: &str) -> Option<&'static dyn EngineKind> {

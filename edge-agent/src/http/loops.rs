@@ -47,7 +47,7 @@ pub async fn command(
         return (StatusCode::BAD_REQUEST, "the body is a JSON object, e.g. {\"mode\": \"auto\"}\n")
             .into_response();
     };
-    match handle.command(Command { fields, by: "api".into() }).await {
+    match handle.command(Command::Loop { fields, by: "api".into() }).await {
         Ok(done) => Json(json!({ "done": done, "loop": view(&handle) })).into_response(),
         Err(why) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{why}\n")).into_response(),
     }

@@ -1,6 +1,9 @@
-//! The local HTTP listener: /healthz (JSON), /metrics (Prometheus text), /tags (last values), and
-//! `PUT /tags/{name}` for commissioning writes. Listens on 127.0.0.1 unless configured otherwise.
+//! The local HTTP listener: /healthz (JSON), /metrics (Prometheus text), /tags (last values),
+//! `PUT /tags/{name}` for commissioning writes, /alarms (the alarm list and operator actions). Listens on 127.0.0.1 unless configured otherwise.
 
+#[cfg(test)]
+mod alarm_tests;
+mod alarms;
 mod health;
 mod loops;
 mod prom;
@@ -18,7 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -81,7 +84,7 @@ impl HttpServer {
                 tracing::error!(%addr, "HTTP listener failed: {e}");
             }
         });
-        tracing::info!(%addr, "serving /healthz, /metrics and /tags");
+        tracing::info!(%addr, "serving /healthz, /metrics, /tags and /alarms");
         Ok(HttpServer { configured, addr, stop, task })
     }
 
@@ -100,7 +103,10 @@ fn router(state: Arc<AgentState>) -> Router {
         .route("/tags", get(tags::list))
         .route("/tags/{name}", get(tags::one).put(tags::write))
         .route("/loops", get(loops::list))
-        .route("/loops/{name}", get(loops::one).put(loops::command));
+        .route("/loops/{name}", get(loops::one).put(loops::command))
+        .route("/alarms", get(alarms::list))
+        .route("/alarms/{tag}/{action}", post(alarms::act))
+        .route("/engines/{name}", post(alarms::engine));
     // Each engine kind's views at its section's name: `GET /energy`.
     for kind in crate::engine::registry::ENGINES {
         let section = kind.section();

@@ -146,6 +146,20 @@ pub fn render(state: &AgentState) -> String {
         "Events raised by engines (alarms raised or cleared, ...).",
     )
     .sample("edge_engine_events_total", &[], g.engines.events.load(Relaxed) as f64);
+    e.family(
+        "edge_engine_events_summarised_total",
+        "counter",
+        "Events left out of the log during an alarm flood (summarised once a minute instead).",
+    )
+    .sample("edge_engine_events_summarised_total", &[], g.engines.events_summarised.load(Relaxed) as f64);
+    // What engine kinds publish themselves (alarms by priority, machine states, ...).
+    for (family, samples) in g.engines.gauges().families() {
+        e.family(family.name, family.kind, family.help);
+        for (labels, v) in samples {
+            let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            e.sample(family.name, &labels, *v);
+        }
+    }
 
     e.family("edge_component_up", "gauge", "1 while a supervised task (driver, engine host, uplink) runs.");
     for c in &g.components {

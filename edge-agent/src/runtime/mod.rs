@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::ring::{ReadPolicy, Ring, RingReader};
 use crate::store::persist::{Feed, Persist};
 use crate::uplink::UplinkStats;
-use engines::{EngineStats, start_engines};
+use engines::{EngineControl, EngineStats, HostWiring, start_engines};
 use snapshot::Snapshot;
 use supervise::{Component, supervise};
 use writes::WriteRouter;
@@ -39,6 +39,8 @@ pub struct Generation {
     pub device_kinds: Vec<&'static str>,
     pub snapshot: Arc<Snapshot>,
     pub engines: Arc<EngineStats>,
+    /// Operators' commands to engines (acknowledge, shelve), and what engines show them.
+    pub control: EngineControl,
     pub texts: Arc<TextPool>,
     pub writes: WriteRouter,
     pub started: Instant,
@@ -125,20 +127,20 @@ impl Running {
 
         let mut components = Vec::new();
         let (stop_engines, engines_stop) = watch::channel(false);
+        let (control, requests) = EngineControl::new(&config);
         let lossless = if tapped {
             None
         } else {
-            start_engines(
-                &config,
-                &ring,
-                &writes,
-                &engine_stats,
-                &clock,
-                store,
-                engines_stop,
-                &mut readers,
-                &mut components,
-            )
+            let wiring = HostWiring {
+                config: &config,
+                ring: &ring,
+                router: &writes,
+                stats: &engine_stats,
+                clock: &clock,
+                texts: &texts,
+                requests,
+            };
+            start_engines(wiring, store, engines_stop, &mut readers, &mut components)
         };
 
         // Control loops on threads of their own: a loop's period is not the async runtime's to keep.
@@ -214,6 +216,7 @@ impl Running {
             device_kinds,
             snapshot,
             engines: engine_stats,
+            control,
             texts,
             writes,
             started: Instant::now(),

@@ -518,7 +518,7 @@ mod no_deadlock {
         let store_cfg = StoreConfig { sync: SyncPolicy::Never, ..StoreConfig::default() };
         let seen = Arc::new(Mutex::new(Seen::default()));
         let mut stored = 0;
-        for (run, slow) in [(0, Duration::from_micros(200)), (1, Duration::ZERO)] {
+        for (run, slow) in [(0, Duration::from_micros(500)), (1, Duration::ZERO)] {
             let mut config = crate::config::parse(&plant(4, 10), "t.toml", &|_| None).unwrap();
             config.agent.data_dir = dir.path().to_owned();
             let counters: Vec<toml::Spanned<String>> =

@@ -68,6 +68,15 @@ impl Level {
     }
 }
 
+/// One limit level raised or cleared, at the instant its delay ran out, with what the log says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub at: Timestamp,
+    pub level: AlarmState,
+    pub active: bool,
+    pub message: String,
+}
+
 /// Limit alarms on one tag, as configured by one `[[alarm]]`.
 #[derive(Debug, Clone)]
 pub struct AlarmEngine {
@@ -85,6 +94,8 @@ pub struct AlarmEngine {
     announced: bool,
     last_value: Option<f64>,
     input_bad: bool,
+    /// Level changes since the owner last drained them (the alarm lifecycle follows each level).
+    pub transitions: Vec<Transition>,
 }
 
 impl AlarmEngine {
@@ -114,11 +125,27 @@ impl AlarmEngine {
             announced: false,
             last_value: None,
             input_bad: false,
+            transitions: Vec::new(),
         }
     }
 
     pub fn state(&self) -> AlarmState {
         self.state
+    }
+
+    /// The last good value seen.
+    pub fn last_value(&self) -> Option<f64> {
+        self.last_value
+    }
+
+    /// Takes up levels that were raised before a restart as raised: they clear by the usual rule (back
+    /// inside by the deadband for `off_delay`) instead of being raised again as new alarms.
+    pub fn assume_active(&mut self, levels: &[AlarmState]) {
+        for l in self.levels.iter_mut() {
+            l.active = levels.contains(&l.state);
+            l.since = None;
+        }
+        self.state = self.current_state();
     }
 
     fn current_state(&self) -> AlarmState {
@@ -155,8 +182,11 @@ impl AlarmEngine {
                 }
             }
             let next = self.current_state();
+            let message = self.describe(next, &changed);
+            for &(level, _, _, active) in &changed {
+                self.transitions.push(Transition { at, level, active, message: message.clone() });
+            }
             if next != self.state {
-                let message = self.describe(next, &changed);
                 self.state = next;
                 self.announced = true;
                 out.sample(self.state_sample(at, Quality::Good));

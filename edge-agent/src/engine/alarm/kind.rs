@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drivers::ConfigErrors;
-use drivers::sections::{Problem, items};
+use drivers::sections::Problem;
 use protocols::TagId;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{AlarmConfig, AlarmEngine};
+use super::point::PointTags;
+use super::{AlarmConfig, AlarmPoint};
 use crate::engine::{DerivedTag, Engine, EngineConfig, EngineInput, EngineKind, TagRef};
 
 /// Alarms are ticked this often, which bounds how late an on/off delay can take effect.
@@ -23,10 +24,7 @@ impl EngineKind for AlarmKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn EngineConfig>> {
-        items::<AlarmConfig>("alarm", value, errors)
-            .into_iter()
-            .map(|a| Arc::new(a) as Arc<dyn EngineConfig>)
-            .collect()
+        crate::engine::configs::<AlarmConfig, _>("alarm", value, errors, std::convert::identity)
     }
 }
 
@@ -40,11 +38,21 @@ impl EngineConfig for AlarmConfig {
     }
 
     fn reads(&self) -> Vec<TagRef<'_>> {
-        vec![TagRef { tag: &self.tag, role: "alarm on".into() }]
+        let mut reads = vec![TagRef { tag: &self.tag, role: "alarm on".into() }];
+        if let Some(d) = &self.deviation {
+            reads.push(TagRef {
+                tag: &d.setpoint,
+                role: format!("alarm on {}: its setpoint is", self.tag.get_ref()),
+            });
+        }
+        reads
     }
 
     fn derives(&self) -> Vec<DerivedTag> {
-        vec![DerivedTag { name: self.state_tag(), at: self.tag.span() }]
+        [self.state_tag(), self.lifecycle_tag(), self.event_tag()]
+            .into_iter()
+            .map(|name| DerivedTag { name, at: self.tag.span() })
+            .collect()
     }
 
     fn problems(&self) -> Vec<Problem> {
@@ -66,14 +74,24 @@ impl EngineConfig for AlarmConfig {
                 .iter()
                 .filter_map(|(n, v)| v.map(|v| format!("{n} {v}")))
                 .collect();
-        format!("alarm on {} ({})", self.tag.get_ref(), limits.join(", "))
+        let others: Vec<String> = self
+            .conditions()
+            .into_iter()
+            .filter(|c| !c.starts_with("HIGH") && !c.starts_with("LOW"))
+            .collect();
+        let all: Vec<String> = limits.into_iter().chain(others).collect();
+        format!("alarm on {} ({}), priority {}", self.tag.get_ref(), all.join(", "), self.priority.label())
     }
 
     fn build(&self, tag_id: &dyn Fn(&str) -> Option<TagId>) -> Result<Box<dyn Engine>, String> {
-        let watched = tag_id(self.tag.get_ref())
-            .ok_or_else(|| format!("tag {} is not registered", self.tag.get_ref()))?;
-        let state =
-            tag_id(&self.state_tag()).ok_or_else(|| format!("tag {} is not registered", self.state_tag()))?;
-        Ok(Box::new(AlarmEngine::new(self, watched, state)))
+        let id = |t: &str| tag_id(t).ok_or_else(|| format!("tag {t} is not registered"));
+        let tags = PointTags {
+            watched: id(self.tag.get_ref())?,
+            setpoint: self.deviation.as_ref().map(|d| id(d.setpoint.get_ref())).transpose()?,
+            limit_state: id(&self.state_tag())?,
+            lifecycle: id(&self.lifecycle_tag())?,
+            event: id(&self.event_tag())?,
+        };
+        Ok(Box::new(AlarmPoint::new(self, tags)))
     }
 }

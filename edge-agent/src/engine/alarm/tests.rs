@@ -18,7 +18,6 @@ fn at(hms: &str) -> Timestamp {
 
 fn kiln() -> AlarmConfig {
     AlarmConfig {
-        tag: Spanned::new(0..0, "kiln.temp".to_owned()),
         low_low: Some(50.0),
         low: Some(100.0),
         high: Some(950.0),
@@ -26,6 +25,7 @@ fn kiln() -> AlarmConfig {
         deadband: 5.0,
         on_delay: Span::secs(10),
         off_delay: Span::secs(0),
+        ..AlarmConfig::on(Spanned::new(0..0, "kiln.temp".to_owned()))
     }
 }
 
@@ -332,7 +332,7 @@ fn config_mistakes_say_which_alarm_and_what_to_write() {
         (AlarmConfig { deadband: -1.0, ..kiln() }, "`deadband` is -1"),
         (
             AlarmConfig { low_low: None, low: None, high: None, high_high: None, ..kiln() },
-            "no limit set; give at least one",
+            "no condition set; give at least one of low_low",
         ),
     ];
     for (cfg, expected) in cases {
@@ -346,4 +346,6 @@ fn config_mistakes_say_which_alarm_and_what_to_write() {
     }
 }
 
+mod lifecycle;
+mod point;
 mod properties;

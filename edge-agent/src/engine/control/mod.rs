@@ -64,3 +64,28 @@ impl EngineKind for ControlKind {
         out
     }
 }
+
+/// A loop's answer to an operator's command through the engine seam: a loop takes [`Command::Loop`]
+/// (mode, setpoint, output, tuning as JSON fields) and refuses the alarm actions.
+pub(crate) fn loop_command(
+    command: &crate::engine::Command,
+    apply: impl FnOnce(&serde_json::Map<String, serde_json::Value>) -> Result<String, String>,
+) -> Result<serde_json::Value, crate::engine::CommandError> {
+    use crate::engine::{Command, CommandError};
+    match command {
+        Command::Loop { fields, .. } => {
+            apply(fields).map(serde_json::Value::String).map_err(CommandError::Refused)
+        }
+        other => Err(CommandError::Refused(format!(
+            "a loop takes its mode, setpoint, output or tuning, not `{}`",
+            other.action()
+        ))),
+    }
+}
+
+/// What a loop's command answer says, in words.
+pub(crate) fn outcome_text(
+    answer: Result<serde_json::Value, crate::engine::CommandError>,
+) -> Result<String, String> {
+    answer.map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).map_err(|e| e.to_string())
+}

@@ -146,9 +146,10 @@ impl Harness {
     pub fn command_to(&mut self, index: usize, fields: Json) -> Result<String, String> {
         let Json::Object(fields) = fields else { return Err("a command is a JSON object".into()) };
         let mut out = Emitter::default();
-        let done = self.loops[index].engine.on_command(&Command { fields, by: "simulate".into() }, &mut out);
+        let command = Command::Loop { fields, by: "simulate".into() };
+        let done = self.loops[index].engine.on_command(self.now, &command, &mut out);
         self.take(index, out);
-        done
+        crate::engine::control::outcome_text(done)
     }
 
     /// Runs plant and loop for `d` of fake time.

@@ -53,10 +53,14 @@ impl Audit {
             Ok(done) => format!("ok: {done}"),
             Err(e) => format!("refused: {e}"),
         };
-        tracing::info!(engine, by = %command.by, outcome, "control command");
+        let (by, fields) = match command {
+            Command::Loop { fields, by } => (by.as_str(), json!(fields)),
+            other => ("", json!(other.action())),
+        };
+        tracing::info!(engine, by, outcome, "control command");
         self.append(json!({
-            "ts_ns": now_ns(), "event": "command", "loop": engine, "by": command.by,
-            "fields": command.fields, "result": outcome,
+            "ts_ns": now_ns(), "event": "command", "loop": engine, "by": by,
+            "fields": fields, "result": outcome,
         }));
     }
 

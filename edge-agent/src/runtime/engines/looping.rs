@@ -273,7 +273,8 @@ fn run(plan: GroupPlan) {
             set.on_write_result(engine, intent, result, &mut out);
         }
         while let Ok((engine, command, reply)) = inbox.try_recv() {
-            let outcome = set.command(&engine, &command, &mut out);
+            let answer = set.command(&engine, plan.clock.now(), &command, &mut out);
+            let outcome = crate::engine::control::outcome_text(answer);
             plan.audit.command(&engine, &command, &outcome);
             let _ = reply.send(outcome);
         }

@@ -18,9 +18,9 @@ use protocols::{Sample, TagId, TagRegistry};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
+use super::control::{self, Requests};
 use super::lossy::until;
 use super::{EngineSet, Outlet, WriteOutcome};
-use crate::engine::Emitter;
 use crate::store::{Batch, Dictionary, LogReader, Shared};
 
 /// Samples taken from the store per step.
@@ -91,6 +91,7 @@ pub(crate) struct LosslessHost {
     pub registry: TagRegistry,
     pub outlet: Outlet,
     pub results: mpsc::UnboundedReceiver<WriteOutcome>,
+    pub requests: Option<Requests>,
     pub clock: Arc<dyn Clock>,
     pub stop: watch::Receiver<bool>,
 }
@@ -115,9 +116,11 @@ impl LosslessHost {
         let mut reader = Some(LogReader::new(self.store.clone(), position));
         let mut translation = Translation { dict: None, ids: Vec::new() };
         let mut samples = Vec::with_capacity(BATCH);
-        let mut out = Emitter::default();
+        let mut out = self.outlet.emitter();
         let mut pending: Option<Checkpoint> = None;
         let mut saved_at = Instant::now();
+        let mut requests = control::take(&self.requests).await;
+        self.outlet.stats.publish_gauges("lossless", self.set.gauges());
         loop {
             if *self.stop.borrow() {
                 break;
@@ -142,7 +145,7 @@ impl LosslessHost {
                     // Caught up: time passes for the engines only now, so a replay never ticks ahead.
                     self.set.tick_due(self.clock.now(), &mut out);
                     if out.is_empty() && !self.set.has_writes() {
-                        self.idle().await;
+                        self.idle(&mut requests).await;
                     }
                 }
                 Err(e) => {
@@ -150,11 +153,16 @@ impl LosslessHost {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
+            // While catching up, operators are served between batches.
+            while let Some(request) = requests.as_mut().and_then(|r| r.try_recv().ok()) {
+                control::serve(&mut self.set, request, self.clock.now(), &mut out, |_| {});
+            }
             if !self.outlet.flush(&mut self.set, &mut out).await {
                 break;
             }
             if saved_at.elapsed() >= SAVE_EVERY {
                 saved_at = Instant::now();
+                self.outlet.stats.publish_gauges("lossless", self.set.gauges());
                 let now = Checkpoint { position: at, states: self.set.save() };
                 if let Some(previous) = pending.replace(now) {
                     save(&previous, &path);
@@ -166,17 +174,20 @@ impl LosslessHost {
         save(&Checkpoint { position, states: self.set.save() }, &path);
     }
 
-    /// Waits for new samples, a write's outcome, the next tick, or stop.
-    async fn idle(&mut self) {
+    /// Waits for new samples, a write's outcome, an operator's request, the next tick, or stop.
+    async fn idle(&mut self, requests: &mut Option<control::Held>) {
         let appended = self.store.appended.notified();
         let wait = until(self.set.next_tick(), self.clock.now()).min(SAVE_EVERY);
-        let mut out = Emitter::default();
+        let mut out = self.outlet.emitter();
         tokio::select! {
             _ = appended => {}
             _ = tokio::time::sleep(wait) => {}
             _ = self.stop.changed() => {}
             Some((engine, intent, result)) = self.results.recv() => {
                 self.set.on_write_result(engine, intent, result, &mut out);
+            }
+            request = control::next(requests) => {
+                control::serve(&mut self.set, request, self.clock.now(), &mut out, |_| {});
             }
         }
         let _ = self.outlet.flush(&mut self.set, &mut out).await;

@@ -7,12 +7,14 @@
 //! so a host blocked publishing derived samples is always released by the store moving on.
 
 mod audit;
+pub mod control;
+mod flood;
 pub mod looping;
 pub mod lossless;
 pub mod lossy;
 mod set;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -22,13 +24,16 @@ use drivers::{Clock, Publisher};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use control::EngineControl;
 pub use set::EngineSet;
 
 use crate::config::Config;
-use crate::engine::{Emitter, EngineInput, Event, WriteIntent};
+use crate::engine::{Emitter, EngineInput, Event, Gauges, WriteIntent};
 use crate::ring::{ReadPolicy, Ring};
 use crate::runtime::writes::WriteRouter;
 use crate::store::persist::Persist;
+use control::Requests;
+use protocols::TextPool;
 
 /// Counters for /metrics.
 #[derive(Debug, Default)]
@@ -42,6 +47,25 @@ pub struct EngineStats {
     pub lossy_skipped: AtomicU64,
     /// The latest view of each engine that publishes one, for `GET /<section>`.
     pub views: EngineViews,
+    /// Events left out of the log during an alarm flood (summarised instead).
+    pub events_summarised: AtomicU64,
+    /// What each host's engines add to /metrics, by host, refreshed about once a second.
+    gauges: Mutex<BTreeMap<&'static str, Gauges>>,
+}
+
+impl EngineStats {
+    pub(crate) fn publish_gauges(&self, host: &'static str, gauges: Gauges) {
+        self.gauges.lock().unwrap_or_else(|e| e.into_inner()).insert(host, gauges);
+    }
+
+    /// Every host's engine figures, summed.
+    pub fn gauges(&self) -> Gauges {
+        let mut all = Gauges::default();
+        for g in self.gauges.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            all.merge(g);
+        }
+        all
+    }
 }
 
 /// Engine views by engine name, with the kind that made each: written by the hosts after each step,
@@ -79,17 +103,31 @@ pub(crate) type WriteOutcome = (usize, WriteIntent, Result<(), String>);
 /// What both hosts do with an emitter's contents after each step.
 pub(crate) struct Outlet {
     pub publisher: Publisher,
+    pub texts: Arc<TextPool>,
     pub stats: Arc<EngineStats>,
     pub router: WriteRouter,
     pub results: mpsc::UnboundedSender<WriteOutcome>,
+    pub flood: Mutex<flood::FloodGate>,
 }
 
 impl Outlet {
+    /// An emitter whose text samples use the generation's pool.
+    pub fn emitter(&self) -> Emitter {
+        Emitter::with_texts(self.texts.clone())
+    }
+
     /// Logs and counts events, starts writes, publishes derived samples. False once the ring is closed.
     pub async fn flush(&self, set: &mut EngineSet, out: &mut Emitter) -> bool {
-        for e in out.events.drain(..) {
-            self.stats.events.fetch_add(1, Ordering::Relaxed);
-            log_event(&e);
+        {
+            let mut flood = self.flood.lock().unwrap_or_else(|e| e.into_inner());
+            for e in out.events.drain(..) {
+                self.stats.events.fetch_add(1, Ordering::Relaxed);
+                if flood.admit(&e) {
+                    log_event(&e);
+                } else {
+                    self.stats.events_summarised.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
         out.writes.clear();
         self.stats.views.publish(set.take_views());
@@ -122,22 +160,33 @@ impl Outlet {
 /// `readers`: it ends when the ring closes), lossless ones on the store (returned: it stops on `stop`,
 /// before the ring closes). A host that panics or fails is restarted: lossy engines afresh, lossless ones
 /// from their checkpoint.
-#[allow(clippy::too_many_arguments)]
+/// What the engine hosts share with the rest of a generation.
+pub(crate) struct HostWiring<'a> {
+    pub config: &'a Arc<Config>,
+    pub ring: &'a Arc<Ring>,
+    pub router: &'a WriteRouter,
+    pub stats: &'a Arc<EngineStats>,
+    pub clock: &'a Arc<dyn Clock>,
+    pub texts: &'a Arc<TextPool>,
+    /// Each host's end of the command path.
+    pub requests: HashMap<EngineInput, Requests>,
+}
+
 pub(crate) fn start_engines(
-    config: &Arc<Config>,
-    ring: &Arc<Ring>,
-    router: &WriteRouter,
-    stats: &Arc<EngineStats>,
-    clock: &Arc<dyn Clock>,
+    wiring: HostWiring<'_>,
     store: Option<&Persist>,
     stop: watch::Receiver<bool>,
     readers: &mut Vec<JoinHandle<()>>,
     components: &mut Vec<Arc<Component>>,
 ) -> Option<JoinHandle<()>> {
+    let HostWiring { config, ring, router, stats, clock, texts, mut requests } = wiring;
     let outlet = {
-        let (ring, stats, router) = (ring.clone(), stats.clone(), router.clone());
+        let (ring, stats, router, texts) = (ring.clone(), stats.clone(), router.clone(), texts.clone());
+        let flood = config.agent.alarm_flood;
         move |results| Outlet {
+            flood: Mutex::new(flood::FloodGate::new(flood)),
             publisher: ring.publisher(),
+            texts: texts.clone(),
             stats: stats.clone(),
             router: router.clone(),
             results,
@@ -149,11 +198,23 @@ pub(crate) fn start_engines(
         let component = Component::new("engines", "lossy");
         components.push(component.clone());
         let (config, ring2, clock, outlet) = (config.clone(), ring.clone(), clock.clone(), outlet.clone());
+        let lossy_requests = requests.remove(&EngineInput::Lossy);
+        // Kept only where samples are kept: `edge-agent test` and unit tests leave no state behind.
+        let state = store.map(|p| p.shared.dir().join("engines").join("lossy.json"));
         let start = move || {
             let set = EngineSet::build(&config, Some(EngineInput::Lossy));
             let (tx, rx) = mpsc::unbounded_channel();
             let reader = ring2.reader("engines", ReadPolicy::Lossy);
-            let host = lossy::run(set, reader, outlet(tx), rx, clock.clone());
+            let host = lossy::LossyHost {
+                set,
+                reader,
+                outlet: outlet(tx),
+                results: rx,
+                requests: lossy_requests.clone(),
+                clock: clock.clone(),
+                state: state.clone(),
+            }
+            .run();
             async move {
                 host.await;
                 Ok(())
@@ -176,6 +237,7 @@ pub(crate) fn start_engines(
     let component = Component::new("engines", "lossless");
     components.push(component.clone());
     let (config, store, clock, stop2) = (config.clone(), persist.shared.clone(), clock.clone(), stop.clone());
+    let lossless_requests = requests.remove(&EngineInput::Lossless);
     let start = move || {
         let (tx, rx) = mpsc::unbounded_channel();
         let host = lossless::LosslessHost {
@@ -184,6 +246,7 @@ pub(crate) fn start_engines(
             registry: config.tags.registry.clone(),
             outlet: outlet(tx),
             results: rx,
+            requests: lossless_requests.clone(),
             clock: clock.clone(),
             stop: stop2.clone(),
         };

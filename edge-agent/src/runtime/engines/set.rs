@@ -6,7 +6,7 @@ use std::time::Duration;
 use protocols::{Sample, TagId, Timestamp};
 
 use crate::config::Config;
-use crate::engine::{Command, Emitter, Engine, EngineConfig, EngineInput, WriteIntent};
+use crate::engine::{Command, CommandError, Emitter, Engine, EngineConfig, EngineInput, Gauges, WriteIntent};
 
 struct Slot {
     name: String,
@@ -141,19 +141,6 @@ impl EngineSet {
         self.slots.get(engine).map_or("", |s| s.name.as_str())
     }
 
-    /// Hands an operator's command to the engine named `name`.
-    pub fn command(&mut self, name: &str, command: &Command, out: &mut Emitter) -> Result<String, String> {
-        let Some(i) = self.slots.iter().position(|s| s.name == name) else {
-            return Err(format!("no engine {name} runs here"));
-        };
-        let before = out.writes.len();
-        let slot = &mut self.slots[i];
-        let mut outcome = Err(String::new());
-        guarded(&slot.name, || outcome = slot.engine.on_command(command, out));
-        claim(&mut self.writes, i, before, out);
-        outcome
-    }
-
     /// The status of each engine named in `names`, in that order.
     pub fn statuses(&self, names: &[&str]) -> Vec<Option<serde_json::Value>> {
         names
@@ -181,6 +168,39 @@ impl EngineSet {
             }
         }
         views
+    }
+
+    /// Hands an operator's command to the engine named `engine`.
+    pub fn command(
+        &mut self,
+        engine: &str,
+        now: Timestamp,
+        command: &Command,
+        out: &mut Emitter,
+    ) -> Result<serde_json::Value, CommandError> {
+        let Some(i) = self.slots.iter().position(|s| s.name == engine) else {
+            return Err(CommandError::NoSuchEngine(engine.to_owned()));
+        };
+        let before = out.writes.len();
+        let slot = &mut self.slots[i];
+        let mut answer = Err(CommandError::Unavailable);
+        guarded(&slot.name, || answer = slot.engine.on_command(now, command, out));
+        claim(&mut self.writes, i, before, out);
+        answer
+    }
+
+    /// What each engine of `kind` shows an operator.
+    pub fn status(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.slots.iter().filter(|s| s.kind == kind).filter_map(|s| s.engine.status()).collect()
+    }
+
+    /// Every engine's figures for /metrics, summed.
+    pub fn gauges(&self) -> Gauges {
+        let mut g = Gauges::default();
+        for s in &self.slots {
+            s.engine.gauges(&mut g);
+        }
+        g
     }
 
     /// Each engine's saved state, by engine name.

@@ -113,12 +113,28 @@ impl Engine for MpcLoop {
         }
     }
 
-    fn on_command(&mut self, command: &Command, _out: &mut Emitter) -> Result<String, String> {
+    fn on_command(
+        &mut self,
+        _now: Timestamp,
+        command: &Command,
+        _out: &mut Emitter,
+    ) -> Result<Json, crate::engine::CommandError> {
+        crate::engine::control::loop_command(command, |fields| self.apply_command(fields))
+    }
+
+    fn status(&self) -> Option<Json> {
+        self.status_now()
+    }
+}
+
+impl MpcLoop {
+    /// A command, checked whole before anything changes.
+    fn apply_command(&mut self, fields: &serde_json::Map<String, Json>) -> Result<String, String> {
         let mut next_cvs = self.cvs.clone();
         let mut next_mvs = self.mvs.clone();
         let mut mode = self.mode;
         let mut done = Vec::new();
-        for (key, value) in &command.fields {
+        for (key, value) in fields {
             match key.as_str() {
                 "mode" => {
                     mode = Mode::parse(value)?;
@@ -196,7 +212,7 @@ impl Engine for MpcLoop {
         Ok(done.join(", "))
     }
 
-    fn status(&self) -> Option<Json> {
+    fn status_now(&self) -> Option<Json> {
         let targets = self.targets.as_ref();
         let finite = |v: f64| v.is_finite().then_some(v);
         Some(json!({

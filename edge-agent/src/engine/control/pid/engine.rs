@@ -274,8 +274,13 @@ impl Engine for PidLoop {
         self.actuator.on_result(result, out);
     }
 
-    fn on_command(&mut self, command: &Command, _out: &mut Emitter) -> Result<String, String> {
-        self.command(command)
+    fn on_command(
+        &mut self,
+        _now: Timestamp,
+        command: &Command,
+        _out: &mut Emitter,
+    ) -> Result<Json, crate::engine::CommandError> {
+        crate::engine::control::loop_command(command, |fields| self.command(fields))
     }
 
     fn status(&self) -> Option<Json> {

@@ -5,16 +5,15 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use super::PidLoop;
-use crate::engine::Command;
 use crate::engine::control::loopcore::{Mode, number};
 
 impl PidLoop {
     /// An operator's command, checked whole before anything changes.
-    pub(super) fn command(&mut self, command: &Command) -> Result<String, String> {
+    pub(super) fn command(&mut self, fields: &serde_json::Map<String, Json>) -> Result<String, String> {
         let mut done = Vec::new();
         // Check everything before changing anything: a refused command changes nothing.
         let mut next = self.clone();
-        for (key, value) in &command.fields {
+        for (key, value) in fields {
             match key.as_str() {
                 "mode" => {
                     let mode = Mode::parse(value)?;
