@@ -62,6 +62,7 @@ pub(super) async fn run<S: Sink>(cx: UplinkContext, sink: Result<S, String>) -> 
         stats,
         stop,
         in_flight: VecDeque::new(),
+        live_acked: None,
         tokens: 0.0,
         refilled: Instant::now(),
         unencodable_logged: None,
@@ -80,8 +81,12 @@ struct Sender<S: Sink> {
     cursor: Cursor,
     readers: Readers,
     stop: watch::Receiver<bool>,
-    /// Writes on their way, oldest first, with the cursor position each acknowledges (backlog only).
+    /// Writes on their way, oldest first, with what each acknowledges.
     in_flight: VecDeque<InFlight>,
+    /// Live data acknowledged during catch-up: from where live began to the end of the last live batch.
+    /// The cursor jumps there once the backlog reached where live began, else it would stall at that
+    /// point when live data stops before the backlog is through (nothing later would move it).
+    live_acked: Option<(u64, u64)>,
     /// Backlog samples that may be sent now (token bucket at `backlog_rate`).
     tokens: f64,
     refilled: Instant,
@@ -89,10 +94,19 @@ struct Sender<S: Sink> {
     unencodable_logged: Option<Instant>,
 }
 
-/// A write on its way: its task and the cursor position it acknowledges (backlog batches only).
+/// A write on its way: its task and what it acknowledges.
 struct InFlight {
     task: JoinHandle<bool>,
-    ack: Option<u64>,
+    ack: Ack,
+}
+
+/// What a delivered batch tells the cursor.
+#[derive(Clone, Copy)]
+enum Ack {
+    /// Everything before this sequence number (a batch of the reader the cursor follows).
+    Backlog(u64),
+    /// Live data during catch-up: `live_start..end` once every earlier live batch was delivered.
+    Live { live_start: u64, end: u64 },
 }
 
 /// Items ready to send, the sequence number after their last sample, and how many samples were read.
@@ -111,9 +125,13 @@ impl<S: Sink> Sender<S> {
             self.maybe_split();
             let mut started = false;
             while self.in_flight.len() < self.pacing.in_flight.max(1) {
-                let Some((p, ack)) = self.next_payload().await else { break };
+                let Some((p, backlog)) = self.next_payload().await else { break };
+                let ack = match self.readers.live_start() {
+                    Some(live_start) if !backlog => Ack::Live { live_start, end: p.end_seq },
+                    _ => Ack::Backlog(p.end_seq),
+                };
                 let task = tokio::spawn(self.courier.clone().send(p.items, self.stop.clone()));
-                self.in_flight.push_back(InFlight { task, ack: ack.then_some(p.end_seq) });
+                self.in_flight.push_back(InFlight { task, ack });
                 started = true;
             }
             self.maybe_merge();
@@ -165,14 +183,27 @@ impl<S: Sink> Sender<S> {
         crashed.map_or(Ok(()), Err)
     }
 
-    /// A batch is delivered: a backlog batch moves the cursor to its end.
-    fn acknowledge(&mut self, ack: Option<u64>) {
-        if let Some(end) = ack {
-            if let Err(e) = self.cursor.advance(end, Instant::now()) {
-                tracing::warn!(uplink = %self.name, "cannot save the uplink's position: {e}");
+    /// A batch is delivered, in order: a backlog batch moves the cursor to its end; live batches move it
+    /// once the backlog has reached where live began.
+    fn acknowledge(&mut self, ack: Ack) {
+        let mut to = match ack {
+            Ack::Backlog(end) => end,
+            Ack::Live { live_start, end } => {
+                // A new split starts a new run (the backlog resends the old one's samples anyway).
+                self.live_acked = Some((live_start, end));
+                self.cursor.position()
             }
-            self.stats.acked.store(self.cursor.position(), Relaxed);
+        };
+        if let Some((live_start, end)) = self.live_acked
+            && to >= live_start
+        {
+            to = to.max(end);
+            self.live_acked = None;
         }
+        if let Err(e) = self.cursor.advance(to, Instant::now()) {
+            tracing::warn!(uplink = %self.name, "cannot save the uplink's position: {e}");
+        }
+        self.stats.acked.store(self.cursor.position(), Relaxed);
     }
 
     /// Far behind: live data gets its own reader, the backlog (now up to the head) follows at its pace.
