@@ -41,12 +41,12 @@ pub fn decode(
     let mut problems = Vec::new();
     let ts = match timestamp {
         None => arrival,
-        Some((pointer, unit)) => match doc.pointer(pointer).and_then(epoch) {
-            // `as` saturates: a timestamp past year 2262 is pinned, not wrapped.
-            Some(t) => Timestamp((t * *unit as f64) as i64),
+        Some((pointer, unit)) => match doc.pointer(pointer).and_then(|v| instant(v, *unit)) {
+            Some(t) => t,
             None => {
                 problems.push(format!(
-                    "timestamp {pointer} is missing or not a number; the time of arrival is used"
+                    "timestamp {pointer} is missing, or neither epoch time nor RFC 3339 \
+                     (\"2024-05-01T08:00:00+08:00\"); the time of arrival is used"
                 ));
                 arrival
             }
@@ -67,8 +67,15 @@ pub fn decode(
     Ok(problems)
 }
 
-fn epoch(v: &Json) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())).filter(|t| t.is_finite())
+/// Epoch time in `unit` (nanoseconds per unit), as a number or a numeric string, or an RFC 3339 text.
+fn instant(v: &Json, unit: i64) -> Option<Timestamp> {
+    let epoch = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+    if let Some(t) = epoch.filter(|t| t.is_finite()) {
+        // `as` saturates: a timestamp past year 2262 is pinned, not wrapped.
+        return Some(Timestamp((t * unit as f64) as i64));
+    }
+    let t: jiff::Timestamp = v.as_str()?.trim().parse().ok()?;
+    i64::try_from(t.as_nanosecond()).ok().map(Timestamp)
 }
 
 /// `Ok(None)` for `null`: the device says it has no value.
@@ -118,3 +125,7 @@ fn shape(v: &Json) -> &'static str {
         Json::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod tests;
