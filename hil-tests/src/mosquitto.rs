@@ -15,6 +15,8 @@ pub struct Mosquitto {
     process: Process,
     pub port: u16,
     pub tls: bool,
+    /// Plain MQTT for the test's own [`Probe`]: the port itself, or beside a TLS port a second one.
+    pub probe_port: u16,
     config: std::path::PathBuf,
 }
 
@@ -35,8 +37,14 @@ impl Mosquitto {
         let d = dir.path().display();
         // `user root`: as root, mosquitto would switch to its own user, which cannot read the temp dir.
         let mut text = format!(
-            "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {d}/\nlog_dest stdout\nlog_type error\nlog_type warning\nmax_queued_messages 0\nqueue_qos0_messages true\n"
+            "user root\nallow_anonymous true\npersistence true\npersistence_location {d}/\nlog_dest stdout\nlog_type error\nlog_type warning\nmax_queued_messages 0\nqueue_qos0_messages true\n"
         );
+        let probe_port = if pki.is_some() { free_port() } else { port };
+        if probe_port != port {
+            text.push_str(&format!("listener {probe_port} 127.0.0.1\n"));
+        }
+        // A listener's TLS keys follow its `listener` line.
+        text.push_str(&format!("listener {port} 127.0.0.1\n"));
         if let Some(p) = pki {
             text.push_str(&format!(
                 "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\nuse_identity_as_username true\n",
@@ -53,7 +61,8 @@ impl Mosquitto {
         }
         let mut process = Process::spawn("mosquitto", BINARY, dir, &args);
         process.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-        Mosquitto { process, port, tls: pki.is_some(), config }
+        process.wait_listening(SocketAddr::from(([127, 0, 0, 1], probe_port)));
+        Mosquitto { process, port, tls: pki.is_some(), probe_port, config }
     }
 
     pub fn url(&self) -> String {
@@ -70,6 +79,7 @@ impl Mosquitto {
         let args = ["-c".to_owned(), self.config.display().to_string()];
         self.process.respawn(BINARY, &args);
         self.process.wait_listening(SocketAddr::from(([127, 0, 0, 1], self.port)));
+        self.process.wait_listening(SocketAddr::from(([127, 0, 0, 1], self.probe_port)));
     }
 
     pub fn log_tail(&self) -> String {
@@ -103,7 +113,7 @@ impl Drop for Probe {
 impl Probe {
     /// Connects to `broker` as `client_id`, subscribed (QoS 1) to `filters`; waits for the connection.
     pub async fn connect(broker: &Mosquitto, client_id: &str, filters: &[&str]) -> Probe {
-        let mut o = rumqttc::MqttOptions::new(client_id, "127.0.0.1", broker.port);
+        let mut o = rumqttc::MqttOptions::new(client_id, "127.0.0.1", broker.probe_port);
         o.set_clean_session(false)
             .set_keep_alive(Duration::from_secs(5))
             .set_max_packet_size(16 << 20, 16 << 20);

@@ -157,6 +157,12 @@ impl SessionHandle {
         self.state().connected
     }
 
+    /// Why the connection is down (a refused TLS handshake, a refused CONNECT), while it is.
+    pub fn down_because(&self) -> Option<String> {
+        let st = self.state();
+        (!st.connected).then(|| st.down_because.clone())
+    }
+
     /// Sends DISCONNECT: the broker drops the will (MQTT 3.1.1 §3.14.4).
     pub fn disconnect(&self) {
         self.shared.client.try_disconnect();

@@ -243,8 +243,8 @@ impl Node {
                 self.t.primary_host.as_deref().unwrap_or("?")
             ));
         }
-        if !self.handle.is_connected() {
-            return retry(format!("{}: not connected", self.t.link.broker()));
+        if let Some(why) = self.handle.down_because() {
+            return retry(format!("{}: not connected ({why})", self.t.link.broker()));
         }
         if let Err(e) = self.birth(false).await {
             return retry(format!("{}: NBIRTH not sent: {e}", self.t.link.broker()));
