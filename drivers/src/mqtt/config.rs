@@ -21,7 +21,7 @@ use toml::de::DeValue;
 
 use super::link::{self, LINK_KEYS, LinkSettings, LinkToml};
 use crate::diag::ConfigErrors;
-use crate::sections::{section, split_keys};
+use crate::sections::{each, section, split_keys, take_list};
 use crate::units::Span;
 
 #[derive(Debug, Deserialize)]
@@ -29,8 +29,6 @@ use crate::units::Span;
 struct BrokerToml {
     name: Spanned<String>,
     stale: Option<Span>,
-    #[serde(default, rename = "subscription")]
-    subscriptions: Vec<SubscriptionToml>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,15 +155,18 @@ const DEFAULT_STALE: Duration = Duration::from_secs(60);
 
 /// One `[[mqtt.broker]]` entry; its mistakes go to `errors`, each at its place.
 pub fn parse_broker(item: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Option<MqttBrokerConfig> {
-    let (link, own) = split_keys(item, LINK_KEYS, errors)?;
+    let (link, mut own) = split_keys(item, LINK_KEYS, errors)?;
     let before = errors.len();
+    // Each subscription read on its own: a mistake in one still lets the others be checked.
+    let listed = take_list(&mut own, "subscription");
     let t = section::<BrokerToml>(own, errors);
     let l = section::<LinkToml>(link, errors);
+    let subs: Vec<SubscriptionToml> = listed.map(|l| each(l, "subscription", errors)).unwrap_or_default();
     let (t, l) = (t?, l?);
     let settings = link::resolve(l, &format!("edge-agent-{}", t.name.get_ref()), errors);
     let stale = t.stale.map_or(DEFAULT_STALE, Span::get);
     let subscriptions: Vec<Subscription> =
-        t.subscriptions.into_iter().filter_map(|s| subscription(s, stale, errors)).collect();
+        subs.into_iter().filter_map(|s| subscription(s, stale, errors)).collect();
     if subscriptions.is_empty() && errors.len() == before {
         errors.push(
             Some(t.name.span()),
