@@ -13,7 +13,7 @@ step() { printf '\n== %s\n' "$*"; }
 # victoria-metrics, influxdb: real historians the uplink tests write to; openssl makes their test certificates
 # (edge-agent/tests/support/historians.rs); mosquitto is the MQTT broker of the MQTT driver and uplink
 # tests (hil-tests/src/mosquitto.rs); socat makes the serial pty pairs of the Modbus RTU tests.
-apt_packages=(victoria-metrics influxdb openssl socat util-linux mosquitto)
+apt_packages=(victoria-metrics influxdb openssl socat util-linux mosquitto mosquitto-clients)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
