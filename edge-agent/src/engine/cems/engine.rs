@@ -104,11 +104,19 @@ fn worst(a: Quality, b: Quality) -> Quality {
     }
 }
 
+/// Each value with the quality of the inputs it used.
 struct Converted {
-    mg: f64,
-    zs: Option<f64>,
-    rate: Option<f64>,
-    quality: Quality,
+    mg: (f64, Quality),
+    zs: Option<(f64, Quality)>,
+    rate: Option<(f64, Quality)>,
+}
+
+impl Converted {
+    fn quality(&self) -> Quality {
+        let zs = self.zs.map_or(Quality::Good, |z| z.1);
+        let rate = self.rate.map_or(Quality::Good, |r| r.1);
+        worst(worst(self.mg.1, zs), rate)
+    }
 }
 
 impl CemsEngine {
@@ -189,13 +197,13 @@ impl CemsEngine {
                     let x = self.moisture(&mut zq);
                     o2 = bad(&mut zq, cv::wet_to_dry(o2, x));
                 }
-                Some(bad(&mut zq, cv::o2_correct(c, o2, o2_ref)))
+                Some((bad(&mut zq, cv::o2_correct(c, o2, o2_ref)), zq))
             }
             _ => None,
         };
         let mut rq = q;
-        let rate = self.flow(&mut rq).map(|f| cv::emission_rate(c, f));
-        Converted { mg: c, zs, rate, quality: worst(worst(q, zq), rq) }
+        let rate = self.flow(&mut rq).map(|f| (cv::emission_rate(c, f), rq));
+        Converted { mg: (c, q), zs, rate }
     }
 
     fn status(&self) -> Option<DataFlag> {
@@ -215,11 +223,11 @@ impl CemsEngine {
     fn on_series(&mut self, i: usize, ts: Timestamp, raw: f64, q: Quality, out: &mut Emitter) {
         let s = &self.stack.series[i];
         let c = self.convert(s, raw, q);
-        let flag = flag_of(self.status(), worst(q, c.quality), raw, s.range);
+        let flag = flag_of(self.status(), worst(q, c.quality()), raw, s.range);
         let o = &s.out;
-        let emit = |out: &mut Emitter, tag: Option<TagId>, v: f64| {
+        let emit = |out: &mut Emitter, tag: Option<TagId>, (v, q): (f64, Quality)| {
             if let Some(tag) = tag {
-                let quality = if v.is_finite() { c.quality } else { Quality::Bad(c.quality.reason().unwrap_or(Reason::DecodeError)) };
+                let quality = if v.is_finite() { q } else { Quality::Bad(q.reason().unwrap_or(Reason::DecodeError)) };
                 out.sample(Sample { tag, ts, value: Value::Float(v), quality });
             }
         };
@@ -230,15 +238,16 @@ impl CemsEngine {
         if let Some(r) = c.rate {
             emit(out, o.rate, r);
         }
+        let (mg, zs, rate) = (c.mg.0, c.zs.map(|z| z.0), c.rate.map(|r| r.0));
         if let Some(tag) = o.flag {
             out.text(tag, ts, flag.letter());
         }
-        let flag = if c.mg.is_finite() { flag } else { DataFlag::D.min_by_quality(flag) };
-        self.rtd[i] = Some((c.mg, c.zs, flag));
+        let flag = if mg.is_finite() { flag } else { DataFlag::D.min_by_quality(flag) };
+        self.rtd[i] = Some((mg, zs, flag));
         if self.minute_of(ts) == self.state.minute.unwrap_or(i64::MIN) {
-            let zs = c.zs.filter(|z| z.is_finite());
-            let rate = c.rate.filter(|r| r.is_finite());
-            self.state.series[i].acc[0].add_sample(c.mg, zs, rate, flag);
+            let zs = zs.filter(|z| z.is_finite());
+            let rate = rate.filter(|r| r.is_finite());
+            self.state.series[i].acc[0].add_sample(mg, zs, rate, flag);
         } else {
             self.state.late += 1;
         }
