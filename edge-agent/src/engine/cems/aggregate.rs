@@ -115,7 +115,15 @@ mod tests {
     use super::*;
 
     fn minute(avg: f64, flag: DataFlag) -> Summary {
-        Summary { avg: Some(avg), min: Some(avg - 1.0), max: Some(avg + 1.0), zs_avg: Some(avg * 1.25), cou: Some(0.5), valid_count: 12, flag }
+        Summary {
+            avg: Some(avg),
+            min: Some(avg - 1.0),
+            max: Some(avg + 1.0),
+            zs_avg: Some(avg * 1.25),
+            cou: Some(0.5),
+            valid_count: 12,
+            flag,
+        }
     }
 
     #[test]
@@ -125,7 +133,10 @@ mod tests {
         a.add_sample(20.0, Some(25.0), Some(12.0), DataFlag::N);
         a.add_sample(900.0, Some(1000.0), Some(99.0), DataFlag::C);
         let s = a.close_minute(1.0 / 60.0);
-        assert_eq!((s.avg, s.min, s.max, s.zs_avg, s.valid_count), (Some(15.0), Some(10.0), Some(20.0), Some(18.75), 2));
+        assert_eq!(
+            (s.avg, s.min, s.max, s.zs_avg, s.valid_count),
+            (Some(15.0), Some(10.0), Some(20.0), Some(18.75), 2)
+        );
         // Mean rate 9 kg/h over a minute: 0.15 kg.
         assert!((s.cou.unwrap() - 0.15).abs() < 1e-12);
         assert_eq!(s.flag, DataFlag::N);

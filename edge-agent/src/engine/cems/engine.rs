@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use protocols::{Quality, Reason, Sample, TagId, Timestamp, Value};
 use serde::{Deserialize, Serialize};
 
+use super::Unit;
 use super::aggregate::{Acc, Summary};
 use super::convert as cv;
 use super::flags::{DataFlag, flag_of};
 use super::plan::Outputs;
 use super::record::{self, Rtd};
-use super::Unit;
 use crate::engine::{Emitter, Engine, Event};
 
 /// How long after a minute's end a quiet stack's minute is closed on a tick.
@@ -227,7 +227,8 @@ impl CemsEngine {
         let o = &s.out;
         let emit = |out: &mut Emitter, tag: Option<TagId>, (v, q): (f64, Quality)| {
             if let Some(tag) = tag {
-                let quality = if v.is_finite() { q } else { Quality::Bad(q.reason().unwrap_or(Reason::DecodeError)) };
+                let quality =
+                    if v.is_finite() { q } else { Quality::Bad(q.reason().unwrap_or(Reason::DecodeError)) };
                 out.sample(Sample { tag, ts, value: Value::Float(v), quality });
             }
         };
@@ -258,7 +259,12 @@ impl CemsEngine {
         let Some(f) = self.flow(&mut q) else { return };
         let Some(o) = &self.stack.flow else { return };
         if let Some(tag) = o.value {
-            out.sample(Sample { tag, ts, value: Value::Float(f), quality: if f.is_finite() { q } else { Quality::Bad(Reason::OutOfRange) } });
+            out.sample(Sample {
+                tag,
+                ts,
+                value: Value::Float(f),
+                quality: if f.is_finite() { q } else { Quality::Bad(Reason::OutOfRange) },
+            });
         }
         let flag = flag_of(self.status(), q, f, None);
         let i = self.stack.series.len();

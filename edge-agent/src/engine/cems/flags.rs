@@ -26,8 +26,16 @@ pub enum DataFlag {
 }
 
 impl DataFlag {
-    pub const ALL: [DataFlag; 8] =
-        [DataFlag::N, DataFlag::F, DataFlag::M, DataFlag::S, DataFlag::D, DataFlag::C, DataFlag::T, DataFlag::B];
+    pub const ALL: [DataFlag; 8] = [
+        DataFlag::N,
+        DataFlag::F,
+        DataFlag::M,
+        DataFlag::S,
+        DataFlag::D,
+        DataFlag::C,
+        DataFlag::T,
+        DataFlag::B,
+    ];
 
     pub fn letter(self) -> &'static str {
         match self {
@@ -85,7 +93,9 @@ pub fn flag_of(status: Option<DataFlag>, quality: Quality, value: f64, range: Op
         return s;
     }
     match quality.reason() {
-        Some(Reason::Timeout | Reason::CommsLost | Reason::Stale) if !quality.is_good() => return DataFlag::B,
+        Some(Reason::Timeout | Reason::CommsLost | Reason::Stale) if !quality.is_good() => {
+            return DataFlag::B;
+        }
         Some(Reason::SensorFault | Reason::DecodeError | Reason::Exception(_)) => return DataFlag::D,
         Some(Reason::OutOfRange) => return DataFlag::T,
         Some(Reason::Substituted) => return DataFlag::S,

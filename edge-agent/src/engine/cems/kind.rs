@@ -83,7 +83,10 @@ impl EngineConfig for StackConfig {
             p.push((self.stack.span(), format!("{who}: the flow needs both `velocity` and `area`")));
         }
         if self.has_flow() && self.temperature.is_none() {
-            p.push((self.stack.span(), format!("{who}: the flow needs `temperature` for standard conditions")));
+            p.push((
+                self.stack.span(),
+                format!("{who}: the flow needs `temperature` for standard conditions"),
+            ));
         }
         if let Some(a) = &self.area
             && *a.get_ref() <= 0.0
@@ -100,23 +103,38 @@ impl EngineConfig for StackConfig {
             p.push((self.day_min_hours.span(), format!("{who}: `day_min_hours` is at most 24")));
         }
         if !(-12..=14).contains(self.utc_offset.get_ref()) {
-            p.push((self.utc_offset.span(), format!("{who}: `utc_offset` is hours east of UTC, 8 for China")));
+            p.push((
+                self.utc_offset.span(),
+                format!("{who}: `utc_offset` is hours east of UTC, 8 for China"),
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for q in &self.pollutants {
             let name = q.name.get_ref();
             if !names.insert(name.as_str()) || name.is_empty() || name.contains(['.', ' ']) {
-                p.push((q.name.span(), format!("{who}: pollutant name {name:?} must be unique, non-empty, without dots")));
+                p.push((
+                    q.name.span(),
+                    format!("{who}: pollutant name {name:?} must be unique, non-empty, without dots"),
+                ));
             }
             let code = q.code.get_ref();
             if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-                p.push((q.code.span(), format!("{who}: `code` is an HJ 212 pollutant code such as \"a21026\"")));
+                p.push((
+                    q.code.span(),
+                    format!("{who}: `code` is an HJ 212 pollutant code such as \"a21026\""),
+                ));
             }
             if q.unit == Unit::Ppm && q.molar_mass.is_none() && q.no2.is_none() {
-                p.push((q.tag.span(), format!("{who}: {name} in ppm needs `molar_mass` (g/mol, 64.06 for SO2)")));
+                p.push((
+                    q.tag.span(),
+                    format!("{who}: {name} in ppm needs `molar_mass` (g/mol, 64.06 for SO2)"),
+                ));
             }
             if q.actual && (q.unit == Unit::Ppm || self.temperature.is_none()) {
-                p.push((q.tag.span(), format!("{who}: `actual` is for mg/m3 readings and needs `temperature`")));
+                p.push((
+                    q.tag.span(),
+                    format!("{who}: `actual` is for mg/m3 readings and needs `temperature`"),
+                ));
             }
             if q.wet && self.moisture.is_none() {
                 p.push((q.tag.span(), format!("{who}: {name} is `wet`; the stack needs `moisture`")));
@@ -138,11 +156,18 @@ impl EngineConfig for StackConfig {
         let names: Vec<&str> = self.pollutants.iter().map(|p| p.name.get_ref().as_str()).collect();
         let o2 = self.o2_reference.as_ref().map_or(String::new(), |r| format!(" at O2 {}%", r.get_ref()));
         let flow = if self.has_flow() { ", flow and mass" } else { "" };
-        format!("cems {}: {}{o2}{flow}, real-time every {}", self.stack.get_ref(), names.join("/"), self.realtime.get_ref())
+        format!(
+            "cems {}: {}{o2}{flow}, real-time every {}",
+            self.stack.get_ref(),
+            names.join("/"),
+            self.realtime.get_ref()
+        )
     }
 
     fn build(&self, tag_id: &dyn Fn(&str) -> Option<TagId>) -> Result<Box<dyn Engine>, String> {
-        let id = |t: &Spanned<String>| tag_id(t.get_ref()).ok_or_else(|| format!("tag {} is not registered", t.get_ref()));
+        let id = |t: &Spanned<String>| {
+            tag_id(t.get_ref()).ok_or_else(|| format!("tag {} is not registered", t.get_ref()))
+        };
         let opt = |t: &Option<Spanned<String>>| t.as_ref().map(id).transpose();
         let stack = self.stack.get_ref();
         let series = self
