@@ -4,6 +4,11 @@
 //! The core is `no_std`; the `std` feature adds the pieces that need allocation (the tag registry).
 #![cfg_attr(not(feature = "std"), no_std)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg(feature = "alloc")]
+pub mod hj212;
 pub mod line_protocol;
 pub mod modbus;
 pub mod sample;

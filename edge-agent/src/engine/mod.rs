@@ -6,6 +6,7 @@
 //! and the runtime iterate [`registry::ENGINES`]. `docs/adding-an-engine.md` is the recipe.
 
 pub mod alarm;
+pub mod cems;
 mod command;
 pub mod control;
 pub mod energy;

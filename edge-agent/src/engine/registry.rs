@@ -12,6 +12,7 @@ pub static ENGINES: &[&dyn EngineKind] = &[
     &super::spc::SpcKind,
     &super::energy::EnergyKind,
     &super::control::ControlKind,
+    &super::cems::CemsKind,
 ];
 
 /// The kind that owns TOML section `name`.

@@ -10,6 +10,7 @@
 //!   node), [`mqtt_json`] (plain JSON messages).
 
 mod delivery;
+pub mod hj212;
 pub mod influxdb;
 pub mod mqtt_json;
 pub mod pacing;

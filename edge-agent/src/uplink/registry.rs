@@ -46,6 +46,7 @@ pub const KINDS: &[Kind] = &[
     Kind { name: "influxdb_v1", parse: influxdb::parse },
     Kind { name: "sparkplug_b", parse: super::sparkplug::parse },
     Kind { name: "mqtt_json", parse: super::mqtt_json::parse },
+    Kind { name: "hj212", parse: super::hj212::parse },
 ];
 
 /// A kind's own settings, read from its keys: what it needs to start.

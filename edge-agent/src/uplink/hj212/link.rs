@@ -1,0 +1,154 @@
+//! One TCP session to a platform: send a record's frames, wait for its 9014, answer the platform's
+//! commands that arrive meanwhile. One record at a time, as a data logger does.
+
+use protocols::hj212::{Cp, DateTime, Field, Flag, FrameDecoder, MAX_SEGMENT, Segment, cn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use super::config::Hj212Target;
+
+pub struct Link {
+    stream: TcpStream,
+    decoder: FrameDecoder,
+    /// Set by the platform (1062): seconds between real-time uploads.
+    pub rtd_interval: u32,
+    pub min_interval: u32,
+}
+
+/// Why a record was not acknowledged.
+#[derive(Debug)]
+pub enum LinkError {
+    Io(std::io::Error),
+    NoReply,
+}
+
+impl Link {
+    pub async fn connect(t: &Hj212Target) -> Result<Link, LinkError> {
+        let stream = tokio::time::timeout(t.timeout, TcpStream::connect(&t.address))
+            .await
+            .map_err(|_| LinkError::NoReply)?
+            .map_err(LinkError::Io)?;
+        let _ = stream.set_nodelay(true);
+        Ok(Link { stream, decoder: FrameDecoder::new(MAX_SEGMENT), rtd_interval: 30, min_interval: 1 })
+    }
+
+    /// Sends `frames` (one record) and waits for the 9014 naming `qn`, sending again after each
+    /// `timeout` up to `retries` more times. Returns how many times it sent.
+    pub async fn send(
+        &mut self,
+        t: &Hj212Target,
+        qn: &str,
+        frames: &[String],
+        now_ms: impl Fn() -> i64,
+    ) -> Result<u32, LinkError> {
+        for attempt in 0..=t.retries {
+            for f in frames {
+                self.stream.write_all(f.as_bytes()).await.map_err(LinkError::Io)?;
+            }
+            let deadline = Instant::now() + t.timeout;
+            if self.wait_reply(t, qn, deadline, &now_ms).await? {
+                return Ok(attempt + 1);
+            }
+        }
+        Err(LinkError::NoReply)
+    }
+
+    async fn wait_reply(
+        &mut self,
+        t: &Hj212Target,
+        qn: &str,
+        deadline: Instant,
+        now_ms: &impl Fn() -> i64,
+    ) -> Result<bool, LinkError> {
+        let mut buf = [0u8; 4096];
+        loop {
+            while let Some(seg) = self.decoder.next_segment() {
+                let Ok(seg) = seg.and_then(|s| Segment::decode(&s)) else {
+                    tracing::warn!(platform = %t.address, "hj212: a frame from the platform is malformed; ignored");
+                    continue;
+                };
+                if seg.cn == cn::DATA_REPLY && seg.qn.as_deref() == Some(qn) {
+                    return Ok(true);
+                }
+                self.command(t, &seg, now_ms()).await?;
+            }
+            match timeout_at(deadline, self.stream.read(&mut buf)).await {
+                Err(_) => return Ok(false),
+                Ok(Ok(0)) => return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+                Ok(Ok(n)) => self.decoder.push(&buf[..n]),
+                Ok(Err(e)) => return Err(LinkError::Io(e)),
+            }
+        }
+    }
+
+    /// The platform's commands (HJ 212-2017 §6.5 flows): 9011 that it will be done, the answer, 9012.
+    async fn command(&mut self, t: &Hj212Target, req: &Segment, now_ms: i64) -> Result<(), LinkError> {
+        let qn = req.qn.clone().unwrap_or_default();
+        let mut answer: Option<(u16, Vec<Field>)> = None;
+        let mut ok = true;
+        match req.cn {
+            cn::GET_TIME => {
+                let now = DateTime::from_unix_millis(now_ms, t.utc_offset_secs);
+                let text = now.map(|d| d.data_time().to_string()).unwrap_or_default();
+                answer = Some((cn::GET_TIME, vec![Field::new("SystemTime", text)]));
+            }
+            // The agent keeps the host's clock (NTP); a platform's time is acknowledged, not applied.
+            cn::SET_TIME => ok = req.cp.get("SystemTime").is_some_and(|s| DateTime::parse(s).is_ok()),
+            cn::GET_RTD_INTERVAL => {
+                answer = Some((
+                    cn::GET_RTD_INTERVAL,
+                    vec![Field::new("RtdInterval", self.rtd_interval.to_string())],
+                ));
+            }
+            cn::SET_RTD_INTERVAL => match req.cp.get("RtdInterval").and_then(|v| v.parse().ok()) {
+                Some(v) if (30..=3600).contains(&v) => self.rtd_interval = v,
+                _ => ok = false,
+            },
+            cn::GET_MIN_INTERVAL => {
+                answer = Some((
+                    cn::GET_MIN_INTERVAL,
+                    vec![Field::new("MinInterval", self.min_interval.to_string())],
+                ));
+            }
+            cn::SET_MIN_INTERVAL => match req.cp.get("MinInterval").and_then(|v| v.parse().ok()) {
+                Some(v) if (1..=60).contains(&v) => self.min_interval = v,
+                _ => ok = false,
+            },
+            cn::SET_PASSWORD => ok = req.cp.get("NewPW").is_some(),
+            _ => return Ok(()),
+        }
+        let mn = req.mn.clone();
+        self.reply(t, &qn, &mn, cn::REQUEST_REPLY, vec![Field::new("QnRtn", "1")]).await?;
+        if let Some((code, fields)) = answer {
+            self.reply(t, &qn, &mn, code, fields).await?;
+        }
+        let rtn = if ok { "1" } else { "3" };
+        self.reply(t, &qn, &mn, cn::EXECUTE_REPLY, vec![Field::new("ExeRtn", rtn)]).await
+    }
+
+    async fn reply(
+        &mut self,
+        t: &Hj212Target,
+        qn: &str,
+        mn: &str,
+        code: u16,
+        fields: Vec<Field>,
+    ) -> Result<(), LinkError> {
+        let seg = Segment {
+            qn: (!qn.is_empty()).then(|| qn.to_owned()),
+            st: "91".into(),
+            cn: code,
+            pw: t.password.clone(),
+            mn: mn.to_owned(),
+            flag: Some(Flag::new(t.edition, false, false)),
+            packet: None,
+            cp: Cp { groups: vec![fields] },
+        };
+        let Ok(frames) = protocols::hj212::encode_frames(&seg, MAX_SEGMENT) else { return Ok(()) };
+        for f in frames {
+            self.stream.write_all(f.as_bytes()).await.map_err(LinkError::Io)?;
+        }
+        Ok(())
+    }
+}

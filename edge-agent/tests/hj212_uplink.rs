@@ -1,0 +1,142 @@
+//! The hj212 uplink against `hil-tests/hj212_platform.py`, a platform written apart from the agent's
+//! codec that checks each frame's length and CRC: the platform is down at first, then drops
+//! acknowledgements on purpose and sends a command; every record still arrives, in both editions.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use edge_agent::store::{Dictionary, Store, StoreConfig};
+use edge_agent::uplink::{UplinkConfig, UplinkStats};
+use protocols::{Sample, TagId, TextPool, Timestamp, Value};
+use serde_json::Value as Json;
+use tokio::sync::watch;
+
+const MINUTES: i64 = 20;
+/// 2024-01-01 08:00:00 Beijing time.
+const T0: i64 = 1_704_067_200;
+
+struct Platform(Child);
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn platform(port: u16, log: &std::path::Path, args: &[&str]) -> Platform {
+    let python = std::env::var("EDGE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../hil-tests/hj212_platform.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .args(["--port", &port.to_string(), "--log", log.to_str().unwrap()])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the platform simulator");
+    // It prints `listening` once bound.
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening");
+    Platform(child)
+}
+
+/// Minute records of 锅炉一号 and one reading that is no record (counted unencodable).
+fn cems_store(dir: &std::path::Path) -> Store {
+    let mut store = Store::open(dir, &StoreConfig::default()).unwrap();
+    let tags = vec![
+        ("cems".to_owned(), "锅炉一号.hj212.minute".to_owned()),
+        ("锅炉一号".to_owned(), "锅炉一号.温度".to_owned()),
+    ];
+    store.set_dictionary(Dictionary { site: "华东一厂".into(), gateway: "三号网关".into(), tags }).unwrap();
+    let texts = TextPool::new();
+    for m in 0..MINUTES {
+        let ts = Timestamp::from_secs(T0 + m * 60);
+        let record =
+            format!("a21026-Cou=0.150,a21026-Min=10.000,a21026-Avg={m}.500,a21026-Max=20.000,a21026-Flag=N");
+        let id = texts.intern(&record);
+        let samples =
+            [Sample::good(TagId(0), ts, Value::Text(id)), Sample::good(TagId(1), ts, Value::Float(85.5))];
+        store.append(&samples, &texts, Instant::now()).unwrap();
+    }
+    store
+}
+
+fn uplink(port: u16, edition: &str) -> UplinkConfig {
+    let text = format!(
+        "[agent]\nsite = \"华东一厂\"\ngateway = \"三号网关\"\n\n[[uplink]]\nname = \"platform\"\ntype = \"hj212\"\naddress = \"127.0.0.1:{port}\"\nedition = \"{edition}\"\npassword = \"123456\"\ntimeout = \"300ms\"\nretries = 1\nbatch_age = \"20ms\"\nmax_retry_wait = \"1s\"\nstations = [{{ stack = \"锅炉一号\", mn = \"MN0001\" }}]\n"
+    );
+    let config = edge_agent::config::parse(&text, "agent.toml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    config.uplinks.into_iter().next().unwrap()
+}
+
+fn seen(log: &std::path::Path) -> Vec<Json> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+async fn outage_then_platform(edition: &str, flag: u8) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = cems_store(dir.path());
+    let port = free_port();
+    let log = dir.path().join("seen.jsonl");
+    let cfg = uplink(port, edition);
+    let stats = Arc::new(UplinkStats::new(&cfg.name));
+    let (stop_tx, stop) = watch::channel(false);
+    let task = cfg.start(store.shared(), stats.clone(), stop);
+    // The platform is down for a second: connects are refused, nothing is acknowledged.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stats.acked.load(Relaxed), 0);
+    let _platform = platform(port, &log, &["--drop-acks", "2", "--command", "CN=1062;RtdInterval=60"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stats.acked.load(Relaxed) < store.head() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The command's replies follow the next upload; give them a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop_tx.send(true).unwrap();
+    task.await.unwrap().expect("the uplink stops cleanly");
+    assert_eq!(stats.acked.load(Relaxed), store.head(), "{:?}", stats.last_error());
+
+    let frames = seen(&log);
+    assert!(
+        frames.iter().all(|f| f["len_ok"] == true && f["crc_ok"] == true && f["crlf_ok"] == true),
+        "{frames:?}"
+    );
+    let uploads: Vec<&Json> = frames.iter().filter(|f| f["fields"]["CN"] == "2051").collect();
+    let times: BTreeSet<String> =
+        uploads.iter().map(|f| f["cp"][0]["DataTime"].as_str().unwrap().to_owned()).collect();
+    let want: BTreeSet<String> = (0..MINUTES).map(|m| format!("2024010108{m:02}00")).collect();
+    assert_eq!(times, want, "every minute arrived");
+    assert_eq!(uploads.len() as i64, MINUTES + 2, "the two dropped acknowledgements were resent once each");
+    for f in &uploads {
+        assert_eq!(f["fields"]["Flag"], flag.to_string());
+        assert_eq!(f["fields"]["MN"], "MN0001");
+        assert_eq!(f["fields"]["PW"], "123456");
+    }
+    let minute_7 = uploads.iter().find(|f| f["cp"][0]["DataTime"] == "20240101080700").unwrap();
+    assert_eq!(minute_7["cp"][1]["a21026-Avg"], "7.500");
+    // The platform sends its command on each session (the dropped acknowledgements cost one): each
+    // is answered 9011 (will do), then 9012 (done).
+    let replies: Vec<&str> =
+        frames.iter().filter_map(|f| f["fields"]["CN"].as_str()).filter(|c| c.starts_with("901")).collect();
+    assert!(!replies.is_empty() && replies.chunks(2).all(|p| p == ["9011", "9012"]), "{replies:?}");
+}
+
+#[tokio::test]
+async fn edition_2017_outage_dropped_acks_and_a_command() {
+    outage_then_platform("2017", 5).await;
+}
+
+#[tokio::test]
+async fn edition_2025_outage_dropped_acks_and_a_command() {
+    outage_then_platform("2025", 9).await;
+}
