@@ -58,6 +58,11 @@ impl Slave {
         }
     }
 
+    /// Bytes of the frame being received.
+    pub fn buffered(&self) -> usize {
+        self.rx.len()
+    }
+
     pub fn silence_us(&self) -> u32 {
         self.silence_us
     }
