@@ -51,6 +51,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "no_std: protocols without std, and the firmware"
 cargo build --locked -p protocols --no-default-features
 cargo build --locked -p firmware
+rustup target add thumbv7em-none-eabihf
+cargo build --locked -p firmware --target thumbv7em-none-eabihf
+firmware/size.sh
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -14,6 +14,7 @@ pub mod mqtt;
 pub mod registry;
 pub mod schedule;
 pub mod sections;
+pub mod serial;
 pub mod sim;
 pub mod telemetry;
 pub mod testing;

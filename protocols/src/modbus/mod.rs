@@ -7,6 +7,7 @@
 //! - [`pdu`]: requests to bytes and response bytes to data or an [`Exception`] ([`Request`], [`Response`]).
 //! - [`plan`](mod@plan): the fewest reads that serve a poll group's tags ([`plan()`], [`Limits`], [`Block`]).
 //! - [`rtu`]: serial framing with CRC-16, a stream decoder for responses, and t3.5 ([`RtuFrame`]).
+//! - [`server`]: the server side: request PDUs decoded ([`Indication`]) and responses encoded.
 //! - [`tcp`]: the MBAP header and a stream decoder for Modbus TCP ([`Mbap`], [`TcpFrame`]).
 
 pub mod address;
@@ -14,6 +15,7 @@ pub mod order;
 pub mod pdu;
 pub mod plan;
 pub mod rtu;
+pub mod server;
 pub mod tcp;
 pub mod value;
 
@@ -24,12 +26,15 @@ mod plan_tests;
 #[cfg(test)]
 mod rtu_tests;
 #[cfg(test)]
+mod server_tests;
+#[cfg(test)]
 mod value_tests;
 
 pub use address::{Address, AddressError, Base, Space};
 pub use order::{ByteOrder, UnknownByteOrder};
 pub use pdu::{EncodeError, Exception, PduError, Request, Response, decode_response};
 pub use plan::{Block, BuffersTooSmall, Cut, Limits, Served, TagError, plan};
-pub use rtu::{RtuError, RtuFrame};
+pub use rtu::{FrameError, RtuError, RtuFrame};
+pub use server::Indication;
 pub use tcp::{Mbap, MbapError, TcpFrame};
 pub use value::{DataType, TagCodec, UnknownDataType, ValueError};

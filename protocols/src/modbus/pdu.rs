@@ -168,6 +168,13 @@ pub struct Bits<'a> {
     count: u16,
 }
 
+impl<'a> Bits<'a> {
+    /// The first `count` bits of `bytes`; the server side builds these from a FC15 request.
+    pub(super) fn new(bytes: &'a [u8], count: u16) -> Self {
+        Bits { bytes, count }
+    }
+}
+
 impl Bits<'_> {
     pub fn len(&self) -> usize {
         usize::from(self.count)
@@ -194,6 +201,13 @@ impl Bits<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Registers<'a> {
     bytes: &'a [u8],
+}
+
+impl<'a> Registers<'a> {
+    /// Big-endian register pairs; the server side builds these from a FC16 request.
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Registers { bytes }
+    }
 }
 
 impl Registers<'_> {

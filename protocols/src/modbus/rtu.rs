@@ -165,3 +165,42 @@ pub fn silence(baud: u32, bits_per_char: u32) -> Duration {
     let micros = (7 * u64::from(bits_per_char) * 1_000_000).div_ceil(2 * u64::from(baud.max(1)));
     Duration::from_micros(micros)
 }
+
+/// A whole frame, as a server cuts it from the line by silence: too short to be one, or a bad CRC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// Fewer than the 4 bytes of address, function and CRC, or more than [`MAX_ADU`].
+    Length(usize),
+    /// The CRC does not match: noise on the line, or a wrong baud rate or parity.
+    Crc { computed: u16, received: u16 },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FrameError::Length(len) => {
+                write!(f, "a frame of {len} bytes; RTU frames are 4 to {MAX_ADU} bytes")
+            }
+            FrameError::Crc { computed, received } => write!(
+                f,
+                "CRC {received:#06x} received, {computed:#06x} computed; check wiring, baud rate and parity"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for FrameError {}
+
+/// Splits a frame cut from the line by t3.5 silence into its unit id and PDU, checking its CRC.
+pub fn split_frame(frame: &[u8]) -> Result<(u8, &[u8]), FrameError> {
+    let len = frame.len();
+    if !(4..=MAX_ADU).contains(&len) {
+        return Err(FrameError::Length(len));
+    }
+    let computed = crc16(&frame[..len - 2]);
+    let received = u16::from_le_bytes([frame[len - 2], frame[len - 1]]);
+    if computed != received {
+        return Err(FrameError::Crc { computed, received });
+    }
+    Ok((frame[0], &frame[1..len - 2]))
+}
