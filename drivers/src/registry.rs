@@ -3,7 +3,7 @@
 use crate::kind::DriverKind;
 
 pub static DRIVERS: &[&dyn DriverKind] =
-    &[&crate::sim::SimKind, &crate::modbus::ModbusKind, &crate::mqtt::MqttKind];
+    &[&crate::sim::SimKind, &crate::modbus::ModbusKind, &crate::mqtt::MqttKind, &crate::opcua::OpcuaKind];
 
 /// The kind that owns TOML section `name`.
 pub fn driver_kind(section: &str) -> Option<&'static dyn DriverKind> {
