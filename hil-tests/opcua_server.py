@@ -83,8 +83,9 @@ async def main():
         t = 0
         while True:
             t += 1
-            # A slow ramp of 0.1 per step, and a wobble of 0.01 a deadband of 0.5 must hide.
-            await temp.write_value(80.0 + 0.1 * t + 0.01 * math.sin(t))
+            # A step of 1.0 every tenth write, and between them a wobble of 0.01 a deadband of 0.5 hides
+            # (asyncua compares with the previous write, not the last reported value: steps, not a ramp).
+            await temp.write_value(80.0 + (t // 10) + 0.01 * math.sin(t))
             await pressure.write_value(1.25 + 0.001 * (t % 7))
             for i, node in enumerate(many):
                 await node.write_value(float(t + i))

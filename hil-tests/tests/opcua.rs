@@ -61,8 +61,8 @@ async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsuppo
     let err = h.device("锅炉一号").last_error().unwrap_or_default();
     assert!(err.contains("data type Guid"), "{err}");
 
-    // The temperature ramps by 0.1 every 100 ms: an absolute deadband of 0.5 lets through about one
-    // change in five, where the pressure (no deadband) reports every change.
+    // The temperature steps by 1.0 every tenth write and wobbles by 0.01 between: an absolute deadband
+    // of 0.5 lets through only the steps, where the pressure (no deadband) reports every change.
     let t0 = Instant::now();
     let (temp0, pres0) = (h.samples("锅炉一号.温度").len(), h.samples("锅炉一号.压力").len());
     tokio::time::sleep(Duration::from_secs(5)).await;
