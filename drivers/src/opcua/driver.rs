@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use opcua::client::{DataChangeCallback, Session, SessionPollResult, SubscriptionActivity};
 use opcua::types::{
-    AttributeId, DataValue, NamespaceMap, NodeId, StatusCode, TimestampsToReturn, WriteValue,
+    AttributeId, DataValue, NamespaceMap, NodeId, ReadValueId, StatusCode, TimestampsToReturn, WriteValue,
 };
 use protocols::{Reason, Sample, TagId};
 use tokio::sync::mpsc;
@@ -63,8 +63,8 @@ enum LinkEvent {
 enum ItemState {
     /// Monitored, with the server's id for it.
     Live { subscription: u32, server_id: u32 },
-    /// Refused or gone: asked for again at this time.
-    Failed { retry_at: Instant },
+    /// Refused or gone: asked for again at this time (the gone one deleted first, by its server id).
+    Failed { retry_at: Instant, server_id: Option<u32> },
     /// Read by a polled device.
     Polled,
 }
@@ -266,7 +266,7 @@ impl OpcuaDriver {
                 }
                 Err(why) => {
                     stats.request_failed(ErrorKind::Exception, &why);
-                    live.states[di][ii] = ItemState::Failed { retry_at };
+                    live.states[di][ii] = ItemState::Failed { retry_at, server_id: None };
                     refused.push((ii, StatusCode::BadNodeIdUnknown));
                 }
             }
@@ -290,7 +290,7 @@ impl OpcuaDriver {
                     ErrorKind::Exception,
                     &format!("node {}: {name}; asked for again every {:?}", d.items[ii].node, d.retry),
                 );
-                live.states[di][ii] = ItemState::Failed { retry_at };
+                live.states[di][ii] = ItemState::Failed { retry_at, server_id: None };
                 refused.push((ii, status));
             }
         }
@@ -320,6 +320,7 @@ impl OpcuaDriver {
         let mut batch: Vec<Notice> = Vec::new();
         let mut ticker = tokio::time::interval(Duration::from_millis(500));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut verified = vec![Instant::now(); self.devices.len()];
         // Refused at creation: their tags are Bad from the start.
         self.mark_failed_bad(live, cx, stats, &mut out);
         loop {
@@ -360,6 +361,9 @@ impl OpcuaDriver {
                     if subscribed && live.last_publish.elapsed() > publish_silence {
                         return Ok(Some(format!("no publish response for {publish_silence:?} (publish timeout)")));
                     }
+                    if let Err(e) = self.verify(live, &mut verified, stats, cx, &mut out).await {
+                        return Ok(Some(e.to_string()));
+                    }
                     if let Err(e) = self.retry_failed(live, next_handle, stats, cx, &mut out).await {
                         return Ok(Some(e.to_string()));
                     }
@@ -391,7 +395,7 @@ impl OpcuaDriver {
             let status = dv.status.unwrap_or(StatusCode::Good);
             if status.is_bad() && node_gone(status) {
                 // The node went away under the subscription: ask for it again later.
-                live.states[di][ii] = ItemState::Failed { retry_at: Instant::now() + d.retry };
+                live.states[di][ii] = gone(live.states[di][ii], d.retry);
             }
             for p in problems.drain(..) {
                 stats[di].request_failed(ErrorKind::Exception, &p);
@@ -441,7 +445,7 @@ impl OpcuaDriver {
         for di in 0..self.devices.len() {
             let due: Vec<usize> = (0..self.devices[di].items.len())
                 .filter(
-                    |&ii| matches!(live.states[di][ii], ItemState::Failed { retry_at } if retry_at <= now),
+                    |&ii| matches!(live.states[di][ii], ItemState::Failed { retry_at, .. } if retry_at <= now),
                 )
                 .collect();
             if due.is_empty() || live.subscriptions[di].is_none() {
@@ -476,10 +480,68 @@ impl OpcuaDriver {
         Ok(())
     }
 
+    /// Every `retry`, the subscribed nodes are checked to still exist (one Read of their NodeClass):
+    /// a server need not report a deleted node on its monitored item (asyncua 2.1 goes silent), and
+    /// a silent item is otherwise indistinguishable from a value that does not change.
+    async fn verify(
+        &mut self,
+        live: &mut Live,
+        verified: &mut [Instant],
+        stats: &[Arc<DeviceStats>],
+        cx: &DriverContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ConnectError> {
+        for di in 0..self.devices.len() {
+            let d = &self.devices[di];
+            if d.poll.is_some() || verified[di].elapsed() < d.retry {
+                continue;
+            }
+            verified[di] = Instant::now();
+            let live_items: Vec<usize> = (0..d.items.len())
+                .filter(|&ii| matches!(live.states[di][ii], ItemState::Live { .. }))
+                .collect();
+            for chunk in live_items.chunks(VERIFY_CHUNK) {
+                let mut ids = Vec::with_capacity(chunk.len());
+                for &ii in chunk {
+                    let node =
+                        plan::node_id(&d.items[ii].node, &live.namespaces).map_err(ConnectError::Link)?;
+                    ids.push(ReadValueId {
+                        attribute_id: AttributeId::NodeClass as u32,
+                        ..plan::read_value_id(node)
+                    });
+                }
+                let answers = live
+                    .session
+                    .read(&ids, TimestampsToReturn::Neither, 0.0)
+                    .await
+                    .map_err(|e| ConnectError::Link(format!("Read (checking subscribed nodes): {e}")))?;
+                let ts = cx.clock.now();
+                for (&ii, dv) in chunk.iter().zip(answers) {
+                    let status = dv.status.unwrap_or(StatusCode::Good);
+                    if status.is_bad() && node_gone(status) {
+                        let item = &d.items[ii];
+                        stats[di].request_failed(
+                            ErrorKind::Exception,
+                            &format!(
+                                "node {}: {}; asked for again every {:?}",
+                                item.node,
+                                values::status_name(status),
+                                d.retry
+                            ),
+                        );
+                        live.states[di][ii] = gone(live.states[di][ii], d.retry);
+                        out.extend(item.tags.iter().map(|t| Sample::bad(t.id, ts, Reason::Exception(0x34))));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn gone_ids(&self, live: &Live, di: usize, due: &[usize]) -> Vec<u32> {
         due.iter()
             .filter_map(|&ii| match live.states[di][ii] {
-                ItemState::Live { server_id, .. } => Some(server_id),
+                ItemState::Failed { server_id, .. } => server_id,
                 _ => None,
             })
             .collect()
@@ -599,6 +661,19 @@ impl OpcuaDriver {
             None => Err(WriteError::Link { tag: name, reason: "the server answered no status".into() }),
         }
     }
+}
+
+/// Nodes checked per Read: servers cap a request's nodes (MaxNodesPerRead), often at 1000 or more.
+const VERIFY_CHUNK: usize = 1000;
+
+/// A live item whose node went away: failed, keeping its server id to delete it before the retry.
+fn gone(state: ItemState, retry: Duration) -> ItemState {
+    let server_id = match state {
+        ItemState::Live { server_id, .. } => Some(server_id),
+        ItemState::Failed { server_id, .. } => server_id,
+        ItemState::Polled => None,
+    };
+    ItemState::Failed { retry_at: Instant::now() + retry, server_id }
 }
 
 fn refuse_offline(req: WriteRequest, endpoint: &str) {
