@@ -11,6 +11,7 @@ pub mod diag;
 pub mod kind;
 pub mod modbus;
 pub mod mqtt;
+pub mod opcua;
 pub mod registry;
 pub mod schedule;
 pub mod sections;

@@ -5,6 +5,7 @@
 //! - [`agent`]: scratch directories, `edge-agent run`/`test` as a process, its log, HTTP and metrics.
 //! - [`historians`]: VictoriaMetrics and InfluxDB 1.x, with a plant CA for TLS.
 //! - [`mosquitto`]: the MQTT broker, plain or TLS with client certificates, and a probe client.
+//! - [`asyncua`]: an OPC UA server (asyncua) with nodes to delete, add and set, restartable.
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
 //! - [`sensor_node`]: the firmware's RTU slave on a pty, and a relay that puts faults on the line.
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
@@ -12,6 +13,7 @@
 //!   `assert_sink_contract`.
 
 pub mod agent;
+pub mod asyncua;
 pub mod contract;
 pub mod harness;
 pub mod historians;

@@ -11,7 +11,7 @@ pub struct Pymodbus {
     _dir: tempfile::TempDir,
 }
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let venv = root.join("hil-tests/.venv/bin/python");
     let python = std::env::var_os("EDGE_TEST_PYTHON").map(PathBuf::from).unwrap_or(venv);

@@ -1,0 +1,96 @@
+"""An OPC UA server on asyncua (an implementation independent of the agent's) for the driver tests.
+
+Serves namespace urn:edge-agent:test (index 2) with a boiler's nodes under Chinese names, a numeric, a
+GUID and an array node, one writable node, and optionally N changing nodes for the load bench. Reads
+commands on stdin, one a line: `delete <node id>`, `add <string id> <value>`, `set <node id> <value>`.
+Prints `ready` once it listens.
+"""
+
+import argparse
+import asyncio
+import math
+import sys
+import uuid
+
+from asyncua import Server, ua
+
+URI = "urn:edge-agent:test"
+GUID = "09087e75-8e5e-499b-954f-f2a9603db28a"
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--user")
+    p.add_argument("--password")
+    p.add_argument("--many", type=int, default=0)
+    p.add_argument("--period", type=float, default=0.1)
+    a = p.parse_args()
+
+    server = Server()
+    await server.init()
+    server.set_endpoint(f"opc.tcp://127.0.0.1:{a.port}/")
+    server.set_server_name("edge-agent test server")
+    if a.cert:
+        await server.load_certificate(a.cert)
+        await server.load_private_key(a.key)
+        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+    else:
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+    if a.user:
+        class Users:
+            def get_user(self, iserver, username=None, password=None, certificate=None):
+                from asyncua.crypto.permission_rules import User, UserRole
+                if username == a.user and password == a.password:
+                    return User(role=UserRole.User)
+                return None
+        server.iserver.set_user_manager(Users())
+        server.set_security_IDs(["Username"])
+    ns = await server.register_namespace(URI)
+    objects = server.nodes.objects
+    boiler = await objects.add_object(ua.NodeId("锅炉一号", ns), "锅炉一号")
+    temp = await boiler.add_variable(ua.NodeId("锅炉一号.温度", ns), "温度", 80.0)
+    pressure = await boiler.add_variable(ua.NodeId(1001, ns), "压力", 1.25)
+    level = await boiler.add_variable(ua.NodeId(uuid.UUID(GUID), ns), "液位", ua.Variant(42, ua.VariantType.Int32))
+    valve = await boiler.add_variable(ua.NodeId("锅炉一号.给水阀", ns), "给水阀", 40.0)
+    await valve.set_writable()
+    await boiler.add_variable(ua.NodeId("炉膛温度", ns), "炉膛温度", [1.5, 2.5, 3.5])
+    await boiler.add_variable(ua.NodeId("锅炉一号.编号", ns), "编号", uuid.UUID(GUID))
+    many = [await objects.add_variable(ua.NodeId(f"v{i}", ns), f"v{i}", 0.0) for i in range(a.many)]
+
+    async def commands():
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            words = line.decode().split()
+            try:
+                if words[0] == "delete":
+                    await server.delete_nodes([server.get_node(words[1])])
+                elif words[0] == "add":
+                    await boiler.add_variable(ua.NodeId(words[1], ns), words[1], float(words[2]))
+                elif words[0] == "set":
+                    await server.get_node(words[1]).write_value(float(words[2]))
+                print("ok " + words[0], flush=True)
+            except Exception as e:  # the test reads the answer
+                print(f"error {e}", flush=True)
+
+    async with server:
+        print("ready", flush=True)
+        task = asyncio.create_task(commands())
+        t = 0
+        while True:
+            t += 1
+            # A step of 1.0 every tenth write, and between them a wobble of 0.01 a deadband of 0.5 hides
+            # (asyncua compares with the previous write, not the last reported value: steps, not a ramp).
+            await temp.write_value(80.0 + (t // 10) + 0.01 * math.sin(t))
+            await pressure.write_value(1.25 + 0.001 * (t % 7))
+            for i, node in enumerate(many):
+                await node.write_value(float(t + i))
+            await asyncio.sleep(a.period)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
