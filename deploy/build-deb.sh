@@ -32,10 +32,15 @@ for arch in "${arches[@]}"; do
     *) echo "build-deb.sh: unknown architecture $arch (amd64 or arm64)" >&2; exit 2 ;;
   esac
   echo "== edge-agent $arch ($target, profile $profile)"
+  # The host's own architecture builds without --target, into target/<profile>/ like any build.
+  if [ "$target" = "$(rustc -vV | sed -n 's/^host: //p')" ]; then
+    target_args=(); bin="target/$profile/edge-agent"
+  else
+    target_args=(--target "$target"); bin="target/$target/$profile/edge-agent"
+  fi
   # The profile strips the binary itself, so no cross strip is needed.
-  deb=$(cargo deb --locked -p edge-agent --profile "$profile" --target "$target" --no-strip \
+  deb=$(cargo deb --locked -p edge-agent --profile "$profile" "${target_args[@]}" --no-strip \
         --output target/debian/ 2>&1 | tee /dev/stderr | grep -E '\.deb$' | tail -n1)
-  bin="target/$target/$profile/edge-agent"
   printf '%s: %s bytes; binary %s bytes\n' "$deb" "$(stat -c %s "$deb")" "$(stat -c %s "$bin")"
   if [ "$arch" = arm64 ]; then
     deploy/smoke-aarch64.sh "$bin"

@@ -6,6 +6,7 @@
 //! - [`historians`]: VictoriaMetrics and InfluxDB 1.x, with a plant CA for TLS.
 //! - [`mosquitto`]: the MQTT broker, plain or TLS with client certificates, and a probe client.
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
+//! - [`sshd`]: OpenSSH's sshd with its own host and user keys, as a gateway to push configs to.
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
 //! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
 //!   `assert_sink_contract`.
@@ -16,3 +17,4 @@ pub mod harness;
 pub mod historians;
 pub mod mosquitto;
 pub mod pymodbus;
+pub mod sshd;
