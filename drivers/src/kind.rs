@@ -44,8 +44,32 @@ pub trait LinkConfig: Send + Sync + Debug {
     fn build(&self, cx: &BuildContext<'_>) -> Result<Box<dyn Driver>, String>;
     /// Whether `other` is the same link configured the same way (a reload keeps such a link running).
     fn same_as(&self, other: &dyn LinkConfig) -> bool {
-        self.kind() == other.kind() && format!("{self:?}") == format!("{other:?}")
+        self.kind() == other.kind()
+            && without_spans(&format!("{self:?}")) == without_spans(&format!("{other:?}"))
     }
+}
+
+/// A config's `Debug` text without the byte spans of its `Spanned` values: a device that moved in the
+/// file (an edit above it) is configured the same way.
+pub fn without_spans(debug: &str) -> String {
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug;
+    while let Some(at) = rest.find("span: ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "span: ".len()..];
+        let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let a = digits(after);
+        let range_end = after[a..].strip_prefix("..").map(|r| a + 2 + digits(r));
+        match range_end {
+            Some(end) if a > 0 => rest = after[end..].strip_prefix(", ").unwrap_or(&after[end..]),
+            _ => {
+                out.push_str("span: ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A device as the cross-checks, the tag registry and the summary see it.
@@ -68,4 +92,24 @@ pub struct BuildContext<'a> {
     pub tag_id: &'a dyn Fn(&str) -> Option<TagId>,
     /// `[agent] data_dir`: where a driver keeps what must survive a restart (certificates, pulse counts).
     pub data_dir: &'a Path,
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::without_spans;
+
+    #[test]
+    fn spans_are_left_out_and_everything_else_kept() {
+        let a = r#"Sim { name: Spanned { span: 12..20, value: "锅炉一号" }, scan: Spanned { span: 3..4, value: 20ms } }"#;
+        let b = r#"Sim { name: Spanned { span: 112..120, value: "锅炉一号" }, scan: Spanned { span: 93..94, value: 20ms } }"#;
+        assert_eq!(without_spans(a), without_spans(b));
+        assert_eq!(
+            without_spans(a),
+            r#"Sim { name: Spanned { value: "锅炉一号" }, scan: Spanned { value: 20ms } }"#
+        );
+        let c = b.replace("20ms", "30ms");
+        assert_ne!(without_spans(a), without_spans(&c));
+        // A value that merely contains the words is left alone.
+        assert_eq!(without_spans(r#"note: "span: wide""#), r#"note: "span: wide""#);
+    }
 }

@@ -7,6 +7,7 @@ pub mod export;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod ring;
 pub mod runtime;
 pub mod status;

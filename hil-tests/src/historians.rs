@@ -151,6 +151,17 @@ impl VictoriaMetrics {
         Self::start_with(None)
     }
 
+    /// For PromQL queries of data just written (dashboards): no 30 s latency offset, no response cache.
+    pub fn start_queryable() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut args = vm_args(addr, dir.path());
+        args.extend(["-search.latencyOffset=0s".to_owned(), "-search.disableCache".to_owned()]);
+        let mut process = Process::spawn("victoria-metrics", "/usr/bin/victoria-metrics", dir, &args);
+        let startup = process.wait_ready(addr, "/health", 200);
+        Self { process, addr, startup }
+    }
+
     /// Serving HTTPS with `pki`'s server certificate (for 127.0.0.1). The blocking helpers here speak plain
     /// HTTP only, so readiness is "the port accepts", and the test's own client waits for the first 2xx.
     pub fn start_tls(pki: &Pki) -> Self {

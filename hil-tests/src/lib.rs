@@ -8,6 +8,7 @@
 //! - [`asyncua`]: an OPC UA server (asyncua) with nodes to delete, add and set, restartable.
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
 //! - [`sensor_node`]: the firmware's RTU slave on a pty, and a relay that puts faults on the line.
+//! - [`sshd`]: OpenSSH's sshd with its own host and user keys, as a gateway to push configs to.
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
 //! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
 //!   `assert_sink_contract`.
@@ -20,3 +21,4 @@ pub mod historians;
 pub mod mosquitto;
 pub mod pymodbus;
 pub mod sensor_node;
+pub mod sshd;

@@ -13,6 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::{self, Config};
 use crate::http::{AgentState, HttpServer};
+use crate::notify::Notifier;
 use crate::runtime::Running;
 use crate::store::Store;
 use crate::store::persist::Persist;
@@ -50,17 +51,30 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
     };
     let status = tokio::spawn(crate::status::run(state.clone()));
     tracing::info!(site = %site, devices = state.current().devices.len(), "edge-agent running");
+    let notifier = Notifier::from_env();
+    let watchdog = notifier.as_ref().and_then(crate::notify::start_watchdog);
+    if let Some(n) = &notifier {
+        n.tell(&format!("READY=1\nSTATUS=running {site}, {} devices", state.current().devices.len()));
+    }
 
     loop {
         tokio::select! {
             _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = sighup.recv() => {
+                if let Some(n) = &notifier { n.tell("RELOADING=1"); }
                 running = reload(&path, running, &state, &mut http, clock.clone(), process_start, &durable).await;
+                if let Some(n) = &notifier { n.tell("READY=1"); }
             }
         }
     }
+    if let Some(n) = &notifier {
+        n.tell("STOPPING=1");
+    }
     status.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     crate::status::clear();
     let stopping = Instant::now();
     running.stop(STOP_GRACE).await;
@@ -107,10 +121,13 @@ async fn reload(
             "SIGHUP: [store] settings take effect at the next start; the store keeps its current ones"
         );
     }
-    running.stop(STOP_GRACE).await;
-    let started = Running::start(next, clock, process_start, Some(persist));
+    let (started, report) = running.reload(next, clock, process_start, Some(persist), STOP_GRACE).await;
     state.swap(started.generation.clone());
     state.reloads_ok.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(config = %path.display(), devices = started.generation.devices.len(), "SIGHUP: config reloaded");
+    tracing::info!(
+        config = %path.display(),
+        devices = started.generation.devices.len(),
+        "SIGHUP: config reloaded; {report}"
+    );
     started
 }

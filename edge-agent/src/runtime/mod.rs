@@ -4,6 +4,9 @@
 pub mod engines;
 mod links;
 pub mod plant;
+mod relay;
+mod reload;
+pub use reload::ReloadReport;
 pub mod snapshot;
 pub mod supervise;
 pub mod writes;
@@ -12,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use drivers::{Clock, DeviceStats, Shutdown};
+use drivers::{Clock, DeviceStats};
 use protocols::TextPool;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -53,11 +56,19 @@ pub struct Generation {
     pub loops: Arc<engines::looping::Loops>,
 }
 
+/// A link of a starting generation: kept running from the last one, or built from the config.
+enum Slot {
+    Kept(links::LinkRun),
+    Planned(plant::LinkPlan, (mpsc::Sender<drivers::WriteRequest>, mpsc::Receiver<drivers::WriteRequest>)),
+}
+
 /// A started generation and the handles to stop it.
 pub struct Running {
     pub generation: Arc<Generation>,
-    stop_drivers: watch::Sender<bool>,
-    drivers: Vec<(String, JoinHandle<()>)>,
+    /// In config order.
+    links: Vec<links::LinkRun>,
+    /// Kept links' write queues, forwarded with the tag ids their drivers were built with.
+    forwarders: Vec<JoinHandle<()>>,
     readers: Vec<JoinHandle<()>>,
     stop_engines: watch::Sender<bool>,
     lossless: Option<JoinHandle<()>>,
@@ -74,13 +85,14 @@ impl Running {
         process_start: Instant,
         store: Option<&Persist>,
     ) -> Running {
-        Self::start_inner(config, clock, process_start, false, store).0
+        Self::start_inner(config, clock, process_start, false, store, reload::Carried::default()).0
     }
 
     /// Starts the drivers only, with a lossless tap on the ring in place of the engines: `edge-agent test`
     /// runs the engines itself, once, on what one scan acquired.
     pub fn start_tapped(config: Config, clock: Arc<dyn Clock>) -> (Running, RingReader) {
-        let (running, tap) = Self::start_inner(config, clock, Instant::now(), true, None);
+        let (running, tap) =
+            Self::start_inner(config, clock, Instant::now(), true, None, reload::Carried::default());
         (running, tap.expect("a tapped start makes a tap"))
     }
 
@@ -90,11 +102,13 @@ impl Running {
         process_start: Instant,
         tapped: bool,
         store: Option<&Persist>,
+        mut carried: reload::Carried,
     ) -> (Running, Option<RingReader>) {
         let config = Arc::new(config);
-        let links = plant::plan_links(&config);
+        let links = plant::plan_links(&config, |i| carried.kept.contains_key(&i));
         let ring = Ring::new(*config.agent.ring_capacity.get_ref());
-        let texts = Arc::new(TextPool::new());
+        // Kept links intern texts in the pool they started with.
+        let texts = carried.texts.take().unwrap_or_else(|| Arc::new(TextPool::new()));
         let tag_ids: Arc<HashMap<String, protocols::TagId>> =
             Arc::new(config.tags.registry.iter().map(|(id, n)| (n.to_owned(), id)).collect());
         let snapshot = Arc::new(Snapshot::new(config.tags.registry.len()));
@@ -116,12 +130,24 @@ impl Running {
             });
         }
         // Every link's write queue first: the write router exists before any engine starts.
-        let mut link_writes = Vec::new();
+        let mut slots = Vec::new();
         let mut routes = Vec::new();
-        for link in &links {
-            let (write_tx, write_rx) = mpsc::channel(WRITE_QUEUE);
-            routes.push((link.writable.clone(), write_tx));
-            link_writes.push(write_rx);
+        let mut forwarders = Vec::new();
+        for (i, plan) in links.into_iter().enumerate() {
+            match (carried.kept.remove(&i), plan) {
+                (Some(kept), _) => {
+                    let (tx, forwarder) = reload::forward_writes(&kept, &config);
+                    forwarders.extend(forwarder);
+                    routes.push((plant::writable(&config, &*kept.config), tx));
+                    slots.push(Slot::Kept(kept));
+                }
+                (None, Some(plan)) => {
+                    let (write_tx, write_rx) = mpsc::channel(WRITE_QUEUE);
+                    routes.push((plan.writable.clone(), write_tx.clone()));
+                    slots.push(Slot::Planned(plan, (write_tx, write_rx)));
+                }
+                (None, None) => {}
+            }
         }
         let writes = WriteRouter::new(&config, &routes);
 
@@ -187,27 +213,28 @@ impl Running {
             uplinks.push(supervise(component, start, stopping, on_failure));
         }
 
-        let (stop_drivers, shutdown) = Shutdown::new();
         let shared = Arc::new(links::Shared {
             config: config.clone(),
-            ring: ring.clone(),
             clock: clock.clone(),
             texts: texts.clone(),
             tag_ids,
-            shutdown,
         });
         let mut devices = Vec::new();
         let mut device_kinds = Vec::new();
-        let mut drivers = Vec::new();
-        for (link, write_rx) in links.into_iter().zip(link_writes) {
-            let (kind, name) = (link.kind, link.name.clone());
-            let started = links::start(link, write_rx.into(), &shared);
-            device_kinds.extend(started.devices.iter().map(|_| kind));
-            devices.extend(started.devices);
-            components.push(started.component);
-            if let Some(task) = started.task {
-                drivers.push((name, task));
-            }
+        let mut running_links = Vec::new();
+        for slot in slots {
+            let run = match slot {
+                Slot::Kept(kept) => {
+                    let (origin, current) = (&kept.origin.tags.registry, &config.tags.registry);
+                    kept.relay.resume(Arc::new(ring.writer()), origin, current);
+                    kept
+                }
+                Slot::Planned(plan, queue) => links::start(plan, queue, &ring, &shared),
+            };
+            device_kinds.extend(run.devices.iter().map(|_| run.kind));
+            devices.extend(run.devices.iter().cloned());
+            components.push(run.component.clone());
+            running_links.push(run);
         }
         let generation = Arc::new(Generation {
             config,
@@ -227,8 +254,8 @@ impl Running {
         });
         let running = Running {
             generation,
-            stop_drivers,
-            drivers,
+            links: running_links,
+            forwarders,
             readers,
             stop_engines,
             lossless,
@@ -241,14 +268,13 @@ impl Running {
     /// Stops acquisition, lets every reader drain the ring, and waits at most `grace` in all.
     pub async fn stop(mut self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
-        let _ = self.stop_drivers.send(true);
-        for (name, task) in std::mem::take(&mut self.drivers) {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                tracing::warn!(link = %name, "link did not stop in time; aborted");
-                abort.abort();
-            }
+        for link in &self.links {
+            let _ = link.stop.send(true);
         }
+        for link in std::mem::take(&mut self.links) {
+            link.stop(deadline).await;
+        }
+        self.forwarders.drain(..).for_each(|f| f.abort());
         // Lossless engines take what the store holds and save their state while the ring still takes
         // what they derive.
         let _ = self.stop_engines.send(true);
@@ -288,7 +314,10 @@ impl Running {
 /// store thread waiting for a ring that never closes: everything is told to stop.
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.stop_drivers.send(true);
+        for link in &self.links {
+            let _ = link.stop.send(true);
+        }
+        self.forwarders.iter().for_each(|f| f.abort());
         let _ = self.stop_engines.send(true);
         self.generation.ring.close();
         let _ = self.stop_uplinks.send(true);
@@ -297,3 +326,5 @@ impl Drop for Running {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reload;

@@ -22,29 +22,36 @@ pub struct LinkPlan {
     pub writable: Vec<TagId>,
 }
 
-/// Builds every link of `config`. A link whose driver cannot be built does not stop the others.
-pub fn plan_links(config: &Config) -> Vec<LinkPlan> {
+/// Builds every link of `config` but those `kept` running from the last generation (`None` in their
+/// place). A link whose driver cannot be built does not stop the others.
+pub fn plan_links(config: &Config, kept: impl Fn(usize) -> bool) -> Vec<Option<LinkPlan>> {
     let registry = &config.tags.registry;
     let tag_id = |tag: &str| registry.id(tag);
     let cx = BuildContext { tag_id: &tag_id, data_dir: &config.agent.data_dir };
     config
         .links
         .iter()
-        .map(|link| {
-            let devices = link.devices();
-            LinkPlan {
+        .enumerate()
+        .map(|(i, link)| {
+            (!kept(i)).then(|| LinkPlan {
                 config: link.clone(),
                 kind: link.kind(),
                 name: link.name().to_owned(),
-                writable: devices
-                    .iter()
-                    .flat_map(|d| &d.tags)
-                    .filter(|t| t.writable.is_some())
-                    .filter_map(|t| registry.id(t.name.get_ref()))
-                    .collect(),
-                devices: devices.iter().map(|d| d.name.get_ref().clone()).collect(),
+                writable: writable(config, &**link),
+                devices: link.devices().iter().map(|d| d.name.get_ref().clone()).collect(),
                 driver: link.build(&cx),
-            }
+            })
         })
+        .collect()
+}
+
+/// Tags on `link` that accept writes, by their ids in `config`.
+pub fn writable(config: &Config, link: &dyn LinkConfig) -> Vec<TagId> {
+    let registry = &config.tags.registry;
+    link.devices()
+        .iter()
+        .flat_map(|d| &d.tags)
+        .filter(|t| t.writable.is_some())
+        .filter_map(|t| registry.id(t.name.get_ref()))
         .collect()
 }
