@@ -23,6 +23,7 @@ function t(key, args) {
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined) continue;
     if (k === "class") e.className = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v);
@@ -198,11 +199,10 @@ function renderAlarms(main) {
     el("td", {}, a.tag), el("td", {}, t("st." + a.state)), el("td", { class: "num" }, fmtValue(a.value)),
     el("td", {}, (a.conditions || []).filter((c) => c.state !== "normal").map((c) => `${c.condition} (${c.priority}) ${t("st." + c.state)}`).join("; ")),
     el("td", {},
-      el("button", { class: "ack", disabled: a.state.endsWith("unacknowledged") ? null : "", onclick: () => act("POST", path(a, "acknowledge"), { by: "console" }, `${a.tag} ${t("ack")}`) }, t("ack")), " ",
+      el("button", { class: "ack", disabled: a.state.endsWith("unacknowledged") ? null : "disabled", onclick: () => act("POST", path(a, "acknowledge"), { by: "console" }, `${a.tag} ${t("ack")}`) }, t("ack")), " ",
       a.state === "shelved"
         ? el("button", { class: "unshelve", onclick: () => act("POST", path(a, "unshelve"), { by: "console" }, `${a.tag} ${t("unshelve")}`) }, t("unshelve"))
         : el("button", { class: "shelve", onclick: () => act("POST", path(a, "shelve"), { for: "1h", by: "console" }, `${a.tag} ${t("shelve")}`) }, t("shelve")))))));
-  for (const b of main.querySelectorAll("button[disabled='']")) b.disabled = true;
 }
 
 function renderLoops(main) {
