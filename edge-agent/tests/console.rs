@@ -52,6 +52,7 @@ fn the_console_in_chromium_against_the_demo_plant() {
         .env("AGENT_TOKEN", TOKEN)
         .env("SECRETS", format!("[\"{TOKEN}\", \"{INFLUX_TOKEN}\"]"))
         .env("FAULT_DEVICE", "conveyor")
+        .env("DOWN_UPLINK", "historian")
         // The demo's conveyor faults every 60 s: the first fault is at most a minute and a scan away.
         .env("FAULT_WITHIN_MS", "70000")
         .output()

@@ -97,6 +97,11 @@ async function run(context) {
   figures.dom_content_loaded_ms = Math.round(nav.domContentLoadedEventEnd);
   check((await page.textContent("nav a[href='#overview']")) === "总览", "zh-CN chosen from navigator.language");
   check(await page.isVisible("tr[data-device='灌装线']"), "a Chinese device name shown as written");
+  if (process.env.DOWN_UPLINK) {
+    const sel = `tr[data-uplink='${process.env.DOWN_UPLINK}']`;
+    await page.waitForSelector(`${sel} .down`, { timeout: 15000 });
+    check((await page.textContent(`${sel} td.err`)).length > 0, "an unreachable uplink shows down with its last error");
+  }
 
   await page.selectOption("#lang", "en");
   check((await page.textContent("nav a[href='#overview']")) === "Overview", "the switch changes to English");

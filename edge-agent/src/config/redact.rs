@@ -15,15 +15,36 @@ const REDACTED_COMMENT: &str = "# [redacted: this comment names a secret]";
 
 /// Key words that make a key (or the comment naming it) secret; matched against the key's words.
 const SECRET_WORDS: &[&str] = &[
-    "password", "passwd", "pwd", "pass", "passphrase", "secret", "token", "key", "apikey", "psk", "auth",
-    "authorization", "credential", "credentials", "cookie", "signature", "private", "keys", "passwords", "tokens", "secrets",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "passphrase",
+    "secret",
+    "token",
+    "key",
+    "apikey",
+    "psk",
+    "auth",
+    "authorization",
+    "credential",
+    "credentials",
+    "cookie",
+    "signature",
+    "private",
+    "keys",
+    "passwords",
+    "tokens",
+    "secrets",
 ];
 
 /// Is a key with this name a secret? `influx_token`, `apiKey`, `tls.key_file` and `password` are.
 pub fn is_secret_key(key: &str) -> bool {
     let lower = key.to_lowercase();
     let joined: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
-    ["password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey"].iter().any(|w| joined.contains(w))
+    ["password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey"]
+        .iter()
+        .any(|w| joined.contains(w))
         || split_words(key).iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
 }
 
@@ -55,7 +76,8 @@ pub fn redact(text: &str) -> String {
     };
     let mut found = Found::default();
     walk_table(root.get_ref(), false, &mut found);
-    let mut cuts: Vec<(Range<usize>, String)> = found.secrets.into_iter().map(|r| (r, REDACTED.to_owned())).collect();
+    let mut cuts: Vec<(Range<usize>, String)> =
+        found.secrets.into_iter().map(|r| (r, REDACTED.to_owned())).collect();
     for span in &found.strings {
         if let Some(userinfo) = url_userinfo(&text[span.clone()]) {
             let at = span.start + userinfo.start..span.start + userinfo.end;

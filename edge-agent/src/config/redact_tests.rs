@@ -59,7 +59,9 @@ fn every_secret_is_gone_and_the_rest_stays_as_written() {
 
 #[test]
 fn key_names_that_are_and_are_not_secret() {
-    for secret in ["password", "token", "influx_token", "apiKey", "API-KEY", "key_file", "client_key", "auth", "PSK"] {
+    for secret in
+        ["password", "token", "influx_token", "apiKey", "API-KEY", "key_file", "client_key", "auth", "PSK"]
+    {
         assert!(is_secret_key(secret), "{secret}");
     }
     for plain in ["name", "url", "org", "bucket", "keyboard", "monkey", "passes", "tag", "温度", "device"] {

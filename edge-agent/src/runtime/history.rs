@@ -45,7 +45,8 @@ impl History {
             return Vec::new();
         };
         let newest = bucket(now);
-        let oldest = newest.saturating_sub(POINTS as u64 - 1).max(track.last.saturating_sub(POINTS as u64 - 1));
+        let oldest =
+            newest.saturating_sub(POINTS as u64 - 1).max(track.last.saturating_sub(POINTS as u64 - 1));
         (oldest..=newest.min(track.last))
             .filter_map(|b| {
                 let v = track.points[(b % POINTS as u64) as usize];
@@ -124,8 +125,7 @@ mod tests {
         assert_eq!(values, vec![1.0, 2.0, 3.0]);
         // Six minutes later again: a whole lap of nothing clears everything before.
         h.record(&[at(610, 4.0)]);
-        let values: Vec<f32> =
-            h.points(TagId(0), Timestamp::from_secs(610)).iter().map(|p| p.1).collect();
+        let values: Vec<f32> = h.points(TagId(0), Timestamp::from_secs(610)).iter().map(|p| p.1).collect();
         assert_eq!(values, vec![4.0]);
     }
 

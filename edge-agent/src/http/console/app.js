@@ -131,7 +131,7 @@ function renderOverview(main) {
       el("td", { class: "err" }, d.last_error || "")))));
   const uplinks = rows("uplink");
   main.append(el("h2", {}, t("uplinks")), uplinks.length ? table(["name", "state", "backlog", "last_error"], uplinks.map((u) =>
-    el("tr", {}, el("td", {}, u.name), el("td", {}, upDown(u.up)), el("td", { class: "num" }, u.backlog),
+    el("tr", { "data-uplink": u.name }, el("td", {}, u.name), el("td", {}, upDown(u.up)), el("td", { class: "num" }, u.backlog),
       el("td", { class: "err" }, u.last_error || "")))) : el("p", { class: "muted" }, t("none")));
   main.append(el("h2", {}, t("components")), table(["kind", "name", "state", "restarts", "last_error"], rows("component").map((c) =>
     el("tr", {}, el("td", {}, c.kind), el("td", {}, c.name), el("td", {}, upDown(c.up)), el("td", { class: "num" }, c.restarts),

@@ -36,9 +36,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 pub fn routes() -> Router<Arc<AgentState>> {
-    let mut router = Router::new()
-        .route("/console/events", get(stream::events))
-        .route("/console/config", get(config));
+    let mut router =
+        Router::new().route("/console/events", get(stream::events)).route("/console/config", get(config));
     for &(path, mime, body) in ASSETS {
         router = router.route(path, get(move || async move { asset(mime, body) }));
     }
@@ -80,12 +79,13 @@ pub fn render_metrics(state: &AgentState, e: &mut crate::metrics::Exposition) {
         "Console event streams refused, by why: too many pages open, or a bad query.",
     )
     .sample("edge_console_requests_refused_total", &[("why", "busy")], c.refused.load(Relaxed) as f64)
-    .sample("edge_console_requests_refused_total", &[("why", "bad_request")], c.bad_requests.load(Relaxed) as f64);
-    e.family("edge_console_sent_bytes_total", "counter", "Bytes of event data sent to console pages.").sample(
-        "edge_console_sent_bytes_total",
-        &[],
-        c.bytes_sent.load(Relaxed) as f64,
+    .sample(
+        "edge_console_requests_refused_total",
+        &[("why", "bad_request")],
+        c.bad_requests.load(Relaxed) as f64,
     );
+    e.family("edge_console_sent_bytes_total", "counter", "Bytes of event data sent to console pages.")
+        .sample("edge_console_sent_bytes_total", &[], c.bytes_sent.load(Relaxed) as f64);
 }
 
 #[cfg(test)]
@@ -100,7 +100,8 @@ mod tests {
             for outside in ["http://", "https://", "//cdn", "@import"] {
                 let hits: Vec<&str> = body.lines().filter(|l| l.contains(outside)).collect();
                 // The SVG's namespace is a name, not a fetch.
-                let hits: Vec<&&str> = hits.iter().filter(|l| !l.contains("http://www.w3.org/2000/svg")).collect();
+                let hits: Vec<&&str> =
+                    hits.iter().filter(|l| !l.contains("http://www.w3.org/2000/svg")).collect();
                 assert!(hits.is_empty(), "{path} refers outside the agent: {hits:?}");
             }
         }

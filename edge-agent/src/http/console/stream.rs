@@ -115,7 +115,8 @@ impl Diff {
             now.insert(key, text);
         }
         let rm: Vec<&String> = last.keys().filter(|k| !now.contains_key(*k)).collect();
-        let change = (!up.is_empty() || !rm.is_empty()).then(|| json!({ "s": section.name, "up": up, "rm": rm }));
+        let change =
+            (!up.is_empty() || !rm.is_empty()).then(|| json!({ "s": section.name, "up": up, "rm": rm }));
         *last = now;
         change
     }
@@ -133,7 +134,8 @@ mod tests {
     fn sends_only_what_changed() {
         let mut diff = Diff::default();
         let history = |name: &str| json!([[0, name.chars().count()]]);
-        let first = diff.change(section(&[("锅炉一号.温度", 1.0), ("泵3.速度有效值", 2.0)]), &history).unwrap();
+        let first =
+            diff.change(section(&[("锅炉一号.温度", 1.0), ("泵3.速度有效值", 2.0)]), &history).unwrap();
         assert_eq!(first["up"].as_array().unwrap().len(), 2);
         assert_eq!(first["up"][0]["h"], json!([[0, 7]]), "a new row brings its history");
         assert!(diff.change(section(&[("锅炉一号.温度", 1.0), ("泵3.速度有效值", 2.0)]), &history).is_none());

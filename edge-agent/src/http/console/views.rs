@@ -14,7 +14,11 @@ use crate::runtime::Generation;
 pub enum Page {
     Overview,
     /// `q` matches a tag's or its device's name (any part, as written); `device` picks one device.
-    Tags { q: String, device: String, limit: usize },
+    Tags {
+        q: String,
+        device: String,
+        limit: usize,
+    },
     Alarms,
     Loops,
     /// The config page needs only the header.
@@ -37,11 +41,9 @@ impl Page {
                 "q" => q = v,
                 "device" => device = v,
                 "limit" => {
-                    limit = v
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_TAG_ROWS).contains(n))
-                        .ok_or_else(|| format!("limit {v:?}: give a number of rows from 1 to {MAX_TAG_ROWS}"))?
+                    limit = v.parse().ok().filter(|n| (1..=MAX_TAG_ROWS).contains(n)).ok_or_else(|| {
+                        format!("limit {v:?}: give a number of rows from 1 to {MAX_TAG_ROWS}")
+                    })?
                 }
                 _ => {}
             }
@@ -143,7 +145,10 @@ fn devices(g: &Generation) -> Vec<(String, Json)> {
         .iter()
         .zip(&g.device_kinds)
         .map(|(d, kind)| {
-            (d.name.clone(), json!({ "name": d.name, "kind": kind, "up": d.is_up(), "last_error": d.last_error() }))
+            (
+                d.name.clone(),
+                json!({ "name": d.name, "kind": kind, "up": d.is_up(), "last_error": d.last_error() }),
+            )
         })
         .collect()
 }
@@ -191,7 +196,9 @@ fn tags(g: &Generation, q: &str, device: &str, limit: usize) -> (Vec<(String, Js
             device_names.push(&info.device);
         }
         let hit = (device.is_empty() || info.device == device)
-            && (q.is_empty() || info.name.to_lowercase().contains(&q) || info.device.to_lowercase().contains(&q));
+            && (q.is_empty()
+                || info.name.to_lowercase().contains(&q)
+                || info.device.to_lowercase().contains(&q));
         if !hit {
             continue;
         }
@@ -229,7 +236,8 @@ fn tag_row(g: &Generation, id: TagId) -> Json {
 pub fn tag_history(g: &Generation, name: &str) -> Json {
     let Some(id) = g.config.tags.registry.id(name) else { return json!([]) };
     let now = Timestamp::from_nanos(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as i64,
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+            as i64,
     );
     let points: Vec<Json> =
         g.history.points(id, now).into_iter().map(|(ns, v)| json!([ns / 1_000_000, v])).collect();
