@@ -13,7 +13,8 @@ step() { printf '\n== %s\n' "$*"; }
 # victoria-metrics, influxdb: real historians the uplink tests write to; openssl makes their test certificates
 # (edge-agent/tests/support/historians.rs); mosquitto is the MQTT broker of the MQTT driver and uplink
 # tests (hil-tests/src/mosquitto.rs); socat makes the serial pty pairs of the Modbus RTU tests.
-apt_packages=(victoria-metrics influxdb openssl socat util-linux mosquitto mosquitto-clients)
+# chromium is the real browser the web console is tested in (edge-agent/tests/console.rs).
+apt_packages=(victoria-metrics influxdb openssl socat util-linux mosquitto mosquitto-clients chromium)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -40,6 +41,14 @@ decoder="$root/hil-tests/sparkplug-decoder"
 if [ ! -d "$decoder/node_modules/sparkplug-payload" ]; then
   step "installing the Sparkplug decoder into $decoder"
   (cd "$decoder" && npm ci --no-audit --no-fund)
+fi
+
+# playwright-core (npm, pinned in package-lock.json) drives chromium headless for the console test; it
+# downloads no browser of its own.
+console_tests="$root/hil-tests/console-tests"
+if [ ! -d "$console_tests/node_modules/playwright-core" ]; then
+  step "installing playwright-core into $console_tests"
+  (cd "$console_tests" && npm ci --no-audit --no-fund)
 fi
 
 step "format"

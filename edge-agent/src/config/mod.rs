@@ -6,6 +6,7 @@ mod check;
 pub use check::name_problem;
 mod env;
 pub mod outputs;
+pub mod redact;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -138,6 +139,8 @@ pub struct Config {
     pub tags: TagTable,
     pub store: crate::store::StoreConfig,
     pub uplinks: Vec<UplinkConfig>,
+    /// The file as the console shows it: as written, every secret redacted.
+    pub shown: String,
 }
 
 /// The agent's own sections; protocols and engine kinds bring theirs through the registries.
@@ -225,6 +228,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         tags,
         store: store.unwrap_or_default(),
         uplinks,
+        shown: redact::redact(text),
     })
 }
 

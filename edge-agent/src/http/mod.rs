@@ -1,9 +1,11 @@
 //! The local HTTP listener: /healthz (JSON), /metrics (Prometheus text), /tags (last values),
-//! `PUT /tags/{name}` for commissioning writes, /alarms (the alarm list and operator actions). Listens on 127.0.0.1 unless configured otherwise.
+//! `PUT /tags/{name}` for commissioning writes, /alarms (the alarm list and operator actions), and the
+//! web console at `/` (read-only without the token). Listens on 127.0.0.1 unless configured otherwise.
 
 #[cfg(test)]
 mod alarm_tests;
 mod alarms;
+pub mod console;
 mod health;
 mod loops;
 mod prom;
@@ -37,6 +39,8 @@ pub struct AgentState {
     pub process_start: Instant,
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
+    /// Open console pages and what they were sent.
+    pub console: console::ConsoleStats,
 }
 
 impl AgentState {
@@ -46,6 +50,7 @@ impl AgentState {
             process_start,
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            console: console::ConsoleStats::default(),
         }
     }
 
@@ -84,7 +89,7 @@ impl HttpServer {
                 tracing::error!(%addr, "HTTP listener failed: {e}");
             }
         });
-        tracing::info!(%addr, "serving /healthz, /metrics, /tags and /alarms");
+        tracing::info!(%addr, "serving /healthz, /metrics, /tags, /alarms and the console at /");
         Ok(HttpServer { configured, addr, stop, task })
     }
 
@@ -116,7 +121,12 @@ fn router(state: Arc<AgentState>) -> Router {
         );
     }
     let guarded = guarded.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new().route("/healthz", get(health::healthz)).merge(guarded).with_state(state)
+    // The console's pages and its event stream are read-only: no token to look, the token to act.
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(console::routes())
+        .merge(guarded)
+        .with_state(state)
 }
 
 /// The views of the engines of one kind, by engine name; 404 when none of them publishes one.

@@ -185,6 +185,7 @@ pub fn render(state: &AgentState) -> String {
             &[("result", "refused")],
             state.reloads_failed.load(Relaxed) as f64,
         );
+    super::console::render_metrics(state, &mut e);
     super::prom_outputs::render(&g, &mut e);
     super::prom_loops::render(&g, &mut e);
     e.family("edge_agent_uptime_seconds", "gauge", "Seconds since the agent started.").sample(

@@ -2,6 +2,7 @@
 //! A reload stops one generation (drained, nothing lost) and starts the next.
 
 pub mod engines;
+pub mod history;
 mod links;
 pub mod plant;
 mod relay;
@@ -41,6 +42,8 @@ pub struct Generation {
     /// Each device's protocol, beside `devices`.
     pub device_kinds: Vec<&'static str>,
     pub snapshot: Arc<Snapshot>,
+    /// The last minutes of every numeric tag, for the console's sparklines.
+    pub history: Arc<history::History>,
     pub engines: Arc<EngineStats>,
     /// Operators' commands to engines (acknowledge, shelve), and what engines show them.
     pub control: EngineControl,
@@ -112,12 +115,14 @@ impl Running {
         let tag_ids: Arc<HashMap<String, protocols::TagId>> =
             Arc::new(config.tags.registry.iter().map(|(id, n)| (n.to_owned(), id)).collect());
         let snapshot = Arc::new(Snapshot::new(config.tags.registry.len()));
+        let history = Arc::new(history::History::new(config.tags.registry.len()));
         let engine_stats = Arc::new(EngineStats::default());
 
         // Readers first, so they start at sequence 0 and see the very first sample.
         let mut readers = Vec::new();
         readers.push(tokio::spawn(snapshot::run(
             snapshot.clone(),
+            history.clone(),
             ring.reader("snapshot", ReadPolicy::Lossy),
             process_start,
         )));
@@ -242,6 +247,7 @@ impl Running {
             devices,
             device_kinds,
             snapshot,
+            history,
             engines: engine_stats,
             control,
             texts,

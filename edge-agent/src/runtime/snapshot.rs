@@ -40,9 +40,15 @@ impl Snapshot {
     }
 }
 
-/// Keeps the snapshot current until the ring closes. Logs when the first sample arrives, which is the
+/// Keeps the snapshot and the console's history current until the ring closes (one lossy reader feeds
+/// both: a second cursor would only copy the same batches). Logs when the first sample arrives, which is the
 /// "start to first sample" figure.
-pub async fn run(snapshot: std::sync::Arc<Snapshot>, mut reader: RingReader, started: Instant) {
+pub async fn run(
+    snapshot: std::sync::Arc<Snapshot>,
+    history: std::sync::Arc<super::history::History>,
+    mut reader: RingReader,
+    started: Instant,
+) {
     let mut batch = Vec::with_capacity(1024);
     let mut first = true;
     while reader.read(&mut batch, 1024).await.is_some() {
@@ -51,6 +57,7 @@ pub async fn run(snapshot: std::sync::Arc<Snapshot>, mut reader: RingReader, sta
             tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "first sample acquired");
         }
         snapshot.record(&batch);
+        history.record(&batch);
         batch.clear();
     }
 }
