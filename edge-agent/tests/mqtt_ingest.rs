@@ -172,7 +172,8 @@ device = "锅炉三号"
 colour = "红"
 tags = [{ name = "锅炉三号.状态", pointer = "/s" }]
 "#;
-    let err = edge_agent::config::parse(text, "agent.toml", &|_| None).err().expect("errors").to_string();
+    let Err(err) = edge_agent::config::parse(text, "agent.toml", &|_| None) else { panic!("no errors") };
+    let err = err.to_string();
     let line_of = |needle: &str| 1 + text.lines().position(|l| l.contains(needle)).expect(needle);
     let expected = [
         ("tcp://", "write the broker as \"mqtt://host:1883\""),

@@ -48,8 +48,9 @@ fn distinct(keys: impl Iterator<Item = (String, u64)>) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_json_passes_the_sink_contract_against_mosquitto() {
     use hil_tests::mosquitto::{Mosquitto, Probe};
-    let broker = RefCell::new(Mosquitto::start());
-    let subscriber = Probe::connect(&broker.borrow(), "historian", &["工厂/#"]).await;
+    let broker = Mosquitto::start();
+    let subscriber = Probe::connect(&broker, "historian", &["工厂/#"]).await;
+    let broker = RefCell::new(broker);
     let uplink = format!(
         "[[uplink]]\nname = \"json\"\ntype = \"mqtt_json\"\nurl = \"{}\"\ntopic = \"工厂/{{device}}/{{tag}}\"\nbatch_age = \"100ms\"\nreconnect_max = \"2s\"\n",
         broker.borrow().url()
@@ -74,8 +75,9 @@ async fn mqtt_json_passes_the_sink_contract_against_mosquitto() {
 async fn sparkplug_b_passes_the_sink_contract_against_mosquitto() {
     use hil_tests::mosquitto::{Mosquitto, Probe};
     use protocols::sparkplug;
-    let broker = RefCell::new(Mosquitto::start());
-    let host = Probe::connect(&broker.borrow(), "scada", &["spBv1.0/#"]).await;
+    let broker = Mosquitto::start();
+    let host = Probe::connect(&broker, "scada", &["spBv1.0/#"]).await;
+    let broker = RefCell::new(broker);
     let uplink = format!(
         "[[uplink]]\nname = \"scada\"\ntype = \"sparkplug_b\"\nurl = \"{}\"\ngroup_id = \"一号工厂\"\nedge_node = \"三号线网关\"\nbatch_age = \"100ms\"\nreconnect_max = \"2s\"\n",
         broker.borrow().url()
