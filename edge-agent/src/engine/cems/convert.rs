@@ -28,7 +28,7 @@ pub fn actual_to_standard(c: f64, temp_c: f64, abs_pa: f64) -> Option<f64> {
 
 /// Corrected to the reference oxygen: × (21 − O2ref) / (21 − O2), O2 on a dry basis in %.
 pub fn o2_correct(c: f64, o2: f64, o2_ref: f64) -> Option<f64> {
-    (o2 < 21.0 && o2 >= 0.0).then(|| c * (21.0 - o2_ref) / (21.0 - o2))
+    (0.0..21.0).contains(&o2).then(|| c * (21.0 - o2_ref) / (21.0 - o2))
 }
 
 /// NOx as NO2 from NO and NO2 readings in ppm: both at M(NO2).

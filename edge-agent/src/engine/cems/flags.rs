@@ -139,10 +139,13 @@ impl FlagCounts {
 mod tests {
     use super::*;
 
+    /// Status, quality, value, range: the flag.
+    type Case = (Option<DataFlag>, Quality, f64, Option<f64>, DataFlag);
+
     #[test]
     fn every_flag_from_status_and_quality() {
         let good = Quality::Good;
-        let cases: &[(Option<DataFlag>, Quality, f64, Option<f64>, DataFlag)] = &[
+        let cases: &[Case] = &[
             (None, good, 10.0, None, DataFlag::N),
             (Some(DataFlag::N), good, 10.0, Some(100.0), DataFlag::N),
             (Some(DataFlag::F), good, 10.0, None, DataFlag::F),

@@ -175,3 +175,34 @@ fn a_restart_resumes_the_open_hour() {
     r2.e.on_tick(at(3605), &mut r2.out);
     assert_eq!(r2.value("锅炉一号.so2.hour.valid"), 60.0);
 }
+
+fn plant(cems: &str) -> Result<crate::config::Config, String> {
+    let tags = ["氧量", "湿度", "烟温", "流速", "CEMS状态", "SO2"]
+        .map(|t| format!("{{ name = \"锅炉一号.{t}\", shape = \"noise\", offset = 1.0, amplitude = 0.1 }}"))
+        .join(", ");
+    let text = format!("[[sim.device]]\nname = \"锅炉一号\"\ntags = [{tags}]\n\n[[cems]]\n{cems}");
+    crate::config::parse(&text, "agent.toml", &|_| None).map_err(|e| e.to_string())
+}
+
+#[test]
+fn loads_from_the_agent_file_and_builds() {
+    let cfg = plant(TOML).unwrap();
+    let reg = cfg.tags.registry.clone();
+    let cems: Vec<_> = cfg.engines.iter().filter(|e| e.kind() == "cems").collect();
+    assert_eq!(cems.len(), 1);
+    assert_eq!(cems[0].name(), "cems 锅炉一号");
+    assert!(reg.id("锅炉一号.so2.hour.zs_avg").is_some() && reg.id("锅炉一号.hj212.minute").is_some());
+    cems[0].build(&|t| reg.id(t)).unwrap();
+}
+
+#[test]
+fn mistakes_are_located_with_what_to_write() {
+    let no_mass = TOML.replace(", molar_mass = 64.06", "");
+    let e = plant(&no_mass).unwrap_err();
+    assert!(e.contains("agent.toml:") && e.contains("needs `molar_mass`"), "{e}");
+    let unknown = TOML.replace("limit = 300.0", "limt = 300.0");
+    assert!(plant(&unknown).unwrap_err().contains("limt"));
+    let no_tag = TOML.replace("锅炉一号.CEMS状态", "锅炉一号.状态");
+    let e = plant(&no_tag).unwrap_err();
+    assert!(e.contains("instrument status") && e.contains("锅炉一号.状态"), "{e}");
+}
