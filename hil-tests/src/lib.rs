@@ -7,6 +7,7 @@
 //! - [`mosquitto`]: the MQTT broker, plain or TLS with client certificates, and a probe client.
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
 //! - [`sensor_node`]: the firmware's RTU slave on a pty, and a relay that puts faults on the line.
+//! - [`instrument`]: a scripted ASCII serial instrument on a pty.
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
 //! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
 //!   `assert_sink_contract`.
@@ -15,6 +16,7 @@ pub mod agent;
 pub mod contract;
 pub mod harness;
 pub mod historians;
+pub mod instrument;
 pub mod mosquitto;
 pub mod pymodbus;
 pub mod sensor_node;
