@@ -2,8 +2,13 @@
 
 use crate::kind::DriverKind;
 
-pub static DRIVERS: &[&dyn DriverKind] =
-    &[&crate::sim::SimKind, &crate::modbus::ModbusKind, &crate::mqtt::MqttKind, &crate::serial::SerialKind];
+pub static DRIVERS: &[&dyn DriverKind] = &[
+    &crate::sim::SimKind,
+    &crate::modbus::ModbusKind,
+    &crate::mqtt::MqttKind,
+    &crate::serial::SerialKind,
+    &crate::gpio::GpioKind,
+];
 
 /// The kind that owns TOML section `name`.
 pub fn driver_kind(section: &str) -> Option<&'static dyn DriverKind> {
