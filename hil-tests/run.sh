@@ -64,6 +64,10 @@ rustup target add thumbv7em-none-eabihf
 cargo build --locked -p firmware --target thumbv7em-none-eabihf
 firmware/size.sh
 
+step "GPIO driver for the Raspberry Pi (aarch64)"
+rustup target add aarch64-unknown-linux-gnu
+cargo check --locked --target aarch64-unknown-linux-gnu -p drivers --features rpi-gpio
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -8,6 +8,7 @@ pub static DRIVERS: &[&dyn DriverKind] = &[
     &crate::mqtt::MqttKind,
     &crate::serial::SerialKind,
     &crate::opcua::OpcuaKind,
+    &crate::gpio::GpioKind,
 ];
 
 /// The kind that owns TOML section `name`.

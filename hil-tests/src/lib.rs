@@ -9,6 +9,7 @@
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
 //! - [`sensor_node`]: the firmware's RTU slave on a pty, and a relay that puts faults on the line.
 //! - [`sshd`]: OpenSSH's sshd with its own host and user keys, as a gateway to push configs to.
+//! - [`instrument`]: a scripted ASCII serial instrument on a pty.
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
 //! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
 //!   `assert_sink_contract`.
@@ -18,6 +19,7 @@ pub mod asyncua;
 pub mod contract;
 pub mod harness;
 pub mod historians;
+pub mod instrument;
 pub mod mosquitto;
 pub mod pymodbus;
 pub mod sensor_node;

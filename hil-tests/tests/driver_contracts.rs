@@ -105,3 +105,36 @@ tags = [
     .await;
     reporting.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_passes_the_driver_contract() {
+    use hil_tests::instrument::{ScriptedInstrument, text};
+    let pty = hil_tests::pymodbus::PtyPair::new();
+    let instrument =
+        ScriptedInstrument::polled(&pty.b, b'\r', |_, n| vec![text(&format!("{},7.5\r\n", 20 + n % 5))]);
+    let config = format!(
+        r##"
+[[serial.port]]
+name = "分析仪总线"
+port = "{port}"
+[[serial.port.instrument]]
+name = "烟气分析仪"
+request = "#01\r"
+scan = "100ms"
+timeout = "300ms"
+delimiter = ","
+tags = [
+  {{ name = "烟气分析仪.氧含量", field = 0 }},
+  {{ name = "烟气分析仪.温度", field = 1 }},
+]
+"##,
+        port = pty.a.display()
+    );
+    assert_driver_contract(DriverUnderTest {
+        config: &config,
+        out_of_limits: None,
+        break_link: Box::new(instrument.silencer()),
+        detect_within: Duration::from_secs(5),
+    })
+    .await;
+}

@@ -199,7 +199,14 @@ impl InstrumentConfig {
             }
             (None, Some(r)) => {
                 if let Err(e) = regex::Regex::new(r.get_ref()) {
-                    let why = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                    let why = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .trim_start_matches("error: ")
+                        .to_owned();
                     out.push((r.span(), format!("instrument {name}: regex does not compile: {why}")));
                 }
             }
