@@ -38,12 +38,21 @@ tags = [
 ]
 "#;
 
+/// One asyncua server at a time: several Python servers starting together on a small machine take
+/// longer than the waits below allow.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn good(h: &Harness, tag: &str) -> bool {
     h.latest(tag).is_some_and(|s| s.quality == Quality::Good)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsupported_types() {
+    let _serial = serial();
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -88,6 +97,7 @@ async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsuppo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_node_turns_only_its_tags_bad_and_comes_back_when_re_added() {
+    let _serial = serial();
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -119,6 +129,7 @@ async fn a_deleted_node_turns_only_its_tags_bad_and_comes_back_when_re_added() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() {
+    let _serial = serial();
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -146,6 +157,7 @@ async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_inside_limits_reach_the_server_and_its_refusals_come_back_by_name() {
+    let _serial = serial();
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let device = r#"
@@ -174,6 +186,7 @@ tags = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polled_device_reads_at_its_period() {
+    let _serial = serial();
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let device = r#"
