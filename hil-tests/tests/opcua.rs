@@ -208,3 +208,40 @@ tags = [
     assert!(h.device("锅炉一号").scans.load(std::sync::atomic::Ordering::Relaxed) > 5);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_and_encrypt_refuses_an_untrusted_server_until_its_certificate_is_moved_to_trusted() {
+    let _serial = serial();
+    let server_pki = tempfile::tempdir().unwrap();
+    let pki_arg = server_pki.path().to_str().unwrap().to_owned();
+    let server = Asyncua::start_with(&["--pki", &pki_arg, "--user", "operator", "--password", "锅炉-secret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "锅炉-secret\n").unwrap();
+    let text = config(&server.endpoint(), dir.path(), BOILER).replace(
+        "timeout = \"2s\"",
+        &format!(
+            "timeout = \"2s\"\nsecurity_policy = \"Basic256Sha256\"\nsecurity_mode = \"SignAndEncrypt\"\nuser = \"operator\"\npassword_file = \"{}\"",
+            password.display()
+        ),
+    );
+    let h = Harness::start(&text);
+    let pki = dir.path().join("opcua/pki");
+    h.until(Duration::from_secs(60), "the untrusted server refused, saying which file to move", |h| {
+        h.device("锅炉一号").last_error().is_some_and(|e| e.contains("not trusted"))
+    })
+    .await;
+    assert!(pki.join("own/cert.der").exists(), "the agent's own certificate is made on first run");
+    let err = h.device("锅炉一号").last_error().unwrap();
+    let rejected = std::fs::read_dir(pki.join("rejected")).unwrap().next().unwrap().unwrap().path();
+    let trusted = pki.join("trusted").join(rejected.file_name().unwrap());
+    let want = format!("move {} to {}", rejected.display(), trusted.display());
+    assert!(err.contains(&want), "{err}\nwants: {want}");
+    assert!(h.latest("锅炉一号.压力").is_none_or(|s| s.quality == Quality::Bad(Reason::CommsLost)));
+    // The engineer trusts it: the next attempt opens the encrypted session and logs on as operator.
+    std::fs::create_dir_all(trusted.parent().unwrap()).unwrap();
+    std::fs::rename(&rejected, &trusted).unwrap();
+    h.until(Duration::from_secs(60), "pressure Good over SignAndEncrypt", |h| good(h, "锅炉一号.压力")).await;
+    h.stop().await;
+    drop(server);
+}
