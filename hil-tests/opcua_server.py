@@ -21,8 +21,7 @@ GUID = "09087e75-8e5e-499b-954f-f2a9603db28a"
 async def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--cert")
-    p.add_argument("--key")
+    p.add_argument("--pki", help="make (or reuse) the server's certificate here and serve SignAndEncrypt")
     p.add_argument("--user")
     p.add_argument("--password")
     p.add_argument("--many", type=int, default=0)
@@ -33,9 +32,18 @@ async def main():
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{a.port}/")
     server.set_server_name("edge-agent test server")
-    if a.cert:
-        await server.load_certificate(a.cert)
-        await server.load_private_key(a.key)
+    if a.pki:
+        from pathlib import Path
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+        from asyncua.crypto.cert_gen import setup_self_signed_certificate
+        app_uri = "urn:edge-agent:test-server"
+        await server.set_application_uri(app_uri)
+        key, cert = Path(a.pki) / "server-key.pem", Path(a.pki) / "server-cert.der"
+        await setup_self_signed_certificate(
+            key, cert, app_uri, "127.0.0.1", [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "锅炉房测试服务器"}
+        )
+        await server.load_certificate(str(cert))
+        await server.load_private_key(str(key))
         server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
     else:
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])

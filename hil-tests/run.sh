@@ -25,13 +25,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # pymodbus, an independent Modbus implementation the driver is tested against, and numpy, which the
-# vibration features are checked against, in a venv of their own.
+# vibration features are checked against, and asyncua, the OPC UA server the opcua driver is tested
+# against (hil-tests/opcua_server.py), in a venv of their own.
 # Pinned: 3.9 renamed the server context classes hil-tests/modbus_sim.py uses.
 venv="$root/hil-tests/.venv"
-if ! "$venv/bin/python" -c 'import pymodbus, serial, numpy; assert pymodbus.__version__ == "3.8.6"; assert numpy.__version__ == "2.2.6"' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import pymodbus, serial, numpy; assert pymodbus.__version__ == "3.8.6"; assert numpy.__version__ == "2.2.6"; import asyncua' 2>/dev/null; then
   step "installing pymodbus and numpy into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pymodbus==3.8.6 pyserial==3.5 numpy==2.2.6
+  "$venv/bin/pip" install -q pymodbus==3.8.6 pyserial==3.5 numpy==2.2.6 asyncua==2.1.0
 fi
 export EDGE_TEST_PYTHON="$venv/bin/python"
 

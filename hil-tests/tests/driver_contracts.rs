@@ -138,3 +138,37 @@ tags = [
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opcua_passes_the_driver_contract_against_asyncua() {
+    use hil_tests::asyncua::Asyncua;
+    let server = Asyncua::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[agent]
+data_dir = "{}"
+[[opcua.link]]
+name = "锅炉房"
+endpoint = "{}"
+timeout = "2s"
+[[opcua.link.device]]
+name = "锅炉一号"
+publishing_interval = "200ms"
+tags = [
+  {{ name = "锅炉一号.压力", node = "ns=2;i=1001" }},
+  {{ name = "锅炉一号.给水阀", node = "ns=2;s=锅炉一号.给水阀", writable = {{ min = 0, max = 100 }} }},
+]
+"#,
+        dir.path().display(),
+        server.endpoint()
+    );
+    assert_driver_contract(DriverUnderTest {
+        config: &config,
+        out_of_limits: Some(("锅炉一号.给水阀", 140.0)),
+        // Killing the server drops the session: the driver marks every tag Bad (comms lost).
+        break_link: Box::new(move || drop(server)),
+        detect_within: Duration::from_secs(10),
+    })
+    .await;
+}

@@ -38,12 +38,21 @@ tags = [
 ]
 "#;
 
+/// One asyncua server at a time: several Python servers starting together on a small machine take
+/// longer than the waits below allow.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn good(h: &Harness, tag: &str) -> bool {
     h.latest(tag).is_some_and(|s| s.quality == Quality::Good)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsupported_types() {
+    let _serial = serial();
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -88,6 +97,7 @@ async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsuppo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_node_turns_only_its_tags_bad_and_comes_back_when_re_added() {
+    let _serial = serial();
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -119,6 +129,7 @@ async fn a_deleted_node_turns_only_its_tags_bad_and_comes_back_when_re_added() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() {
+    let _serial = serial();
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -146,6 +157,7 @@ async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_inside_limits_reach_the_server_and_its_refusals_come_back_by_name() {
+    let _serial = serial();
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let device = r#"
@@ -174,6 +186,7 @@ tags = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polled_device_reads_at_its_period() {
+    let _serial = serial();
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let device = r#"
@@ -194,4 +207,41 @@ tags = [
     assert!(matches!(h.latest("锅炉一号.缺失").unwrap().quality, Quality::Bad(_)));
     assert!(h.device("锅炉一号").scans.load(std::sync::atomic::Ordering::Relaxed) > 5);
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_and_encrypt_refuses_an_untrusted_server_until_its_certificate_is_moved_to_trusted() {
+    let _serial = serial();
+    let server_pki = tempfile::tempdir().unwrap();
+    let pki_arg = server_pki.path().to_str().unwrap().to_owned();
+    let server = Asyncua::start_with(&["--pki", &pki_arg, "--user", "operator", "--password", "锅炉-secret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "锅炉-secret\n").unwrap();
+    let text = config(&server.endpoint(), dir.path(), BOILER).replace(
+        "timeout = \"2s\"",
+        &format!(
+            "timeout = \"2s\"\nsecurity_policy = \"Basic256Sha256\"\nsecurity_mode = \"SignAndEncrypt\"\nuser = \"operator\"\npassword_file = \"{}\"",
+            password.display()
+        ),
+    );
+    let h = Harness::start(&text);
+    let pki = dir.path().join("opcua/pki");
+    h.until(Duration::from_secs(60), "the untrusted server refused, saying which file to move", |h| {
+        h.device("锅炉一号").last_error().is_some_and(|e| e.contains("not trusted"))
+    })
+    .await;
+    assert!(pki.join("own/cert.der").exists(), "the agent's own certificate is made on first run");
+    let err = h.device("锅炉一号").last_error().unwrap();
+    let rejected = std::fs::read_dir(pki.join("rejected")).unwrap().next().unwrap().unwrap().path();
+    let trusted = pki.join("trusted").join(rejected.file_name().unwrap());
+    let want = format!("move {} to {}", rejected.display(), trusted.display());
+    assert!(err.contains(&want), "{err}\nwants: {want}");
+    assert!(h.latest("锅炉一号.压力").is_none_or(|s| s.quality == Quality::Bad(Reason::CommsLost)));
+    // The engineer trusts it: the next attempt opens the encrypted session and logs on as operator.
+    std::fs::create_dir_all(trusted.parent().unwrap()).unwrap();
+    std::fs::rename(&rejected, &trusted).unwrap();
+    h.until(Duration::from_secs(60), "pressure Good over SignAndEncrypt", |h| good(h, "锅炉一号.压力")).await;
+    h.stop().await;
+    drop(server);
 }

@@ -94,21 +94,47 @@ impl OpcuaDriver {
     async fn run_loop(mut self, mut cx: DriverContext) -> Result<(), DriverError> {
         let stats: Vec<Arc<DeviceStats>> = self.devices.iter().map(|d| cx.device(&d.name)).collect();
         let link = self.target.link.clone();
-        let mut client = match session::client(&self.target) {
-            Ok(c) => c,
-            Err(e) => return Err(DriverError::Setup { link, message: e.to_string() }),
-        };
-        let mut retry =
-            Retry::new(Backoff::new(self.target.timeout.min(Duration::from_secs(1)), self.reconnect_max));
         let (notice_tx, mut notices) = mpsc::unbounded_channel::<Notice>();
         let mut shutdown = cx.shutdown.clone();
         let mut was_connected = false;
         let mut down = false;
         let mut next_handle = 1u32;
-        loop {
-            let attempt = tokio::select! {
+        let endpoint = self.target.endpoint.clone();
+        let limits: HashMap<TagId, (String, Option<crate::write::WritableSpec>)> = self
+            .devices
+            .iter()
+            .flat_map(|d| d.items.iter().flat_map(|i| i.tags.iter()))
+            .map(|t| (t.id, (t.name.clone(), t.writable)))
+            .collect();
+        // The first run makes the agent's RSA key pair: seconds of work, kept off the runtime's threads,
+        // with writes answered meanwhile.
+        let target = self.target.clone();
+        let mut making = tokio::task::spawn_blocking(move || session::client(&target));
+        let made = loop {
+            tokio::select! {
                 _ = shutdown.triggered() => return Ok(()),
-                r = self.connect(&mut client, &notice_tx, &mut next_handle, &stats) => r,
+                r = &mut making => break r,
+                Some(req) = cx.writes.recv() => refuse_offline(req, &limits, &endpoint),
+            }
+        };
+        let mut client = match made {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(DriverError::Setup { link, message: e.to_string() }),
+            Err(e) => return Err(DriverError::Setup { link, message: format!("making the client: {e}") }),
+        };
+        let mut retry =
+            Retry::new(Backoff::new(self.target.timeout.min(Duration::from_secs(1)), self.reconnect_max));
+        loop {
+            let attempt = {
+                let connecting = self.connect(&mut client, &notice_tx, &mut next_handle, &stats);
+                tokio::pin!(connecting);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.triggered() => return Ok(()),
+                        r = &mut connecting => break r,
+                        Some(req) = cx.writes.recv() => refuse_offline(req, &limits, &endpoint),
+                    }
+                }
             };
             let mut live = match attempt {
                 Ok(live) => live,
@@ -120,7 +146,7 @@ impl OpcuaDriver {
                         _ = shutdown.triggered() => return Ok(()),
                         _ = tokio::time::sleep(wait) => continue,
                         // Writes while disconnected are answered at once, not left to time out.
-                        Some(req) = cx.writes.recv() => { refuse_offline(req, &self.target.endpoint); continue }
+                        Some(req) = cx.writes.recv() => { refuse_offline(req, &limits, &endpoint); continue }
                     }
                 }
             };
@@ -676,11 +702,21 @@ fn gone(state: ItemState, retry: Duration) -> ItemState {
     ItemState::Failed { retry_at: Instant::now() + retry, server_id }
 }
 
-fn refuse_offline(req: WriteRequest, endpoint: &str) {
-    let _ = req.reply.send(Err(WriteError::Link {
-        tag: format!("{:?}", req.tag),
-        reason: format!("no session with {endpoint}"),
-    }));
+/// A write while there is no session: the limits are still checked first, so a bad value is refused
+/// as such; a good one is answered at once instead of being left to time out.
+fn refuse_offline(
+    req: WriteRequest,
+    limits: &HashMap<TagId, (String, Option<crate::write::WritableSpec>)>,
+    endpoint: &str,
+) {
+    let answer = match limits.get(&req.tag) {
+        None => Err(WriteError::NotWritable { tag: format!("{:?}", req.tag) }),
+        Some((name, None)) => Err(WriteError::NotWritable { tag: name.clone() }),
+        Some((name, Some(spec))) => spec
+            .check(name, req.value)
+            .and(Err(WriteError::Link { tag: name.clone(), reason: format!("no session with {endpoint}") })),
+    };
+    let _ = req.reply.send(answer);
 }
 
 /// Status codes that say the node is not (or no longer) there, so the item is worth asking for again.
