@@ -15,6 +15,10 @@ step() { printf '\n== %s\n' "$*"; }
 # tests (hil-tests/src/mosquitto.rs); socat makes the serial pty pairs of the Modbus RTU tests.
 # chromium is the real browser the web console is tested in (edge-agent/tests/console.rs).
 apt_packages=(victoria-metrics influxdb openssl socat util-linux mosquitto mosquitto-clients chromium)
+# Deployment (edge-agent/tests/deploy_*.rs, deploy/smoke-aarch64.sh): openssh-server is the gateway sshd of the
+# push-config tests, systemd's systemd-analyze rates the unit's hardening, curl is what push-config runs on the
+# gateway, qemu-user and Debian's arm64 cross gcc build and run the aarch64 agent.
+apt_packages+=(openssh-server systemd curl file qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -91,6 +95,12 @@ if [ "$models" -lt "$expected_models" ] || [ "$models" -eq 0 ]; then
   exit 1
 fi
 echo "loom: $models models checked"
+
+step "aarch64: cross build (dev profile: the LTO dist build is deploy/build-deb.sh) and smoke test under qemu-user"
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+  cargo build --locked -p edge-agent --bin edge-agent --target aarch64-unknown-linux-gnu
+deploy/smoke-aarch64.sh target/aarch64-unknown-linux-gnu/debug/edge-agent
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run

@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod context;
 pub mod diag;
 pub mod gpio;
+pub mod flap;
 pub mod kind;
 pub mod modbus;
 pub mod mqtt;

@@ -109,6 +109,7 @@ pub struct DeviceStats {
     last_error: Mutex<Option<String>>,
     last_warned: Mutex<Option<Instant>>,
     last_skip_warned: Mutex<Option<Instant>>,
+    flaps: crate::flap::FlapLimiter,
 }
 
 /// A device that keeps failing logs a warning at most this often; every failure is still counted.
@@ -133,6 +134,7 @@ impl DeviceStats {
             last_error: Mutex::new(None),
             last_warned: Mutex::new(None),
             last_skip_warned: Mutex::new(None),
+            flaps: Default::default(),
         }
     }
 
@@ -142,7 +144,7 @@ impl DeviceStats {
         self.samples.fetch_add(samples as u64, Ordering::Relaxed);
         self.scan_latency.observe(latency);
         if !self.up.swap(true, Ordering::Relaxed) {
-            tracing::info!(device = %self.name, "device up");
+            self.log_transition(tracing::Level::INFO, "up", "device up");
         }
     }
 
@@ -150,7 +152,7 @@ impl DeviceStats {
     pub fn received(&self, samples: usize) {
         self.samples.fetch_add(samples as u64, Ordering::Relaxed);
         if !self.up.swap(true, Ordering::Relaxed) {
-            tracing::info!(device = %self.name, "device up");
+            self.log_transition(tracing::Level::INFO, "up", "device up");
         }
     }
 
@@ -163,7 +165,11 @@ impl DeviceStats {
         let was_up = self.up.swap(false, Ordering::Relaxed);
         let mut last = self.last_warned.lock().unwrap_or_else(|e| e.into_inner());
         let due = last.is_none_or(|t| t.elapsed() >= REPEAT_WARNING_EVERY);
-        if was_up || due {
+        if was_up {
+            *last = Some(Instant::now());
+            let what = format!("down: {}: {message}", kind.label());
+            self.log_transition(tracing::Level::WARN, &what, &format!("device fault: {message}"));
+        } else if due {
             *last = Some(Instant::now());
             tracing::warn!(device = %self.name, kind = kind.label(), "device fault: {message}");
         } else {
@@ -213,6 +219,25 @@ impl DeviceStats {
         }
     }
 
+    /// An up/down transition, through the flap limiter.
+    fn log_transition(&self, level: tracing::Level, what: &str, line: &str) {
+        use crate::flap::Verdict;
+        match self.flaps.transition(Instant::now(), what) {
+            Verdict::Log { summary } => {
+                if let Some(summary) = summary {
+                    tracing::warn!(device = %self.name, "{summary}");
+                }
+                if level == tracing::Level::WARN {
+                    tracing::warn!(device = %self.name, "{line}");
+                } else {
+                    tracing::info!(device = %self.name, "{line}");
+                }
+            }
+            Verdict::Notice(notice) => tracing::warn!(device = %self.name, "{notice}"),
+            Verdict::Quiet => tracing::debug!(device = %self.name, "{line}"),
+        }
+    }
+
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
@@ -229,6 +254,52 @@ impl DeviceStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Log lines written while `f` runs, at info and above.
+    fn logged(f: impl FnOnce()) -> Vec<String> {
+        use std::sync::Arc;
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let out = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || out.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_flapping_device_logs_a_few_lines_not_thousands() {
+        let d = DeviceStats::new("锅炉一号");
+        let lines = logged(|| {
+            for _ in 0..1000 {
+                d.scan_ok(1, Duration::from_millis(1));
+                d.scan_failed(ErrorKind::Timeout, "no answer within 500ms");
+            }
+        });
+        assert_eq!(d.errors(ErrorKind::Timeout), 1000, "every fault is counted");
+        assert!(
+            lines.len() <= crate::flap::FREE_PER_WINDOW as usize + 1,
+            "{} lines:\n{}",
+            lines.len(),
+            lines.join("\n")
+        );
+        assert!(lines.iter().all(|l| l.contains("锅炉一号")), "{lines:?}");
+        assert!(lines.last().unwrap().contains("flapping"), "{lines:?}");
+    }
 
     #[test]
     fn histogram_is_cumulative() {
