@@ -8,8 +8,8 @@
 pub mod backoff;
 pub mod context;
 pub mod diag;
-pub mod gpio;
 pub mod flap;
+pub mod gpio;
 pub mod kind;
 pub mod modbus;
 pub mod mqtt;

@@ -240,6 +240,10 @@ impl OpcuaDriver {
             subscriptions: vec![None; self.devices.len()],
             last_publish: Instant::now(),
         };
+        #[allow(
+            clippy::needless_range_loop,
+            reason = "di indexes devices, states, subscriptions and stats together"
+        )]
         for di in 0..self.devices.len() {
             if self.devices[di].poll.is_some() {
                 continue;
@@ -468,6 +472,10 @@ impl OpcuaDriver {
         out: &mut Vec<Sample>,
     ) -> Result<(), ConnectError> {
         let now = Instant::now();
+        #[allow(
+            clippy::needless_range_loop,
+            reason = "di indexes devices, states, subscriptions and stats together"
+        )]
         for di in 0..self.devices.len() {
             let due: Vec<usize> = (0..self.devices[di].items.len())
                 .filter(
