@@ -245,3 +245,52 @@ async fn sign_and_encrypt_refuses_an_untrusted_server_until_its_certificate_is_m
     h.stop().await;
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_prints_the_tree_and_a_block_that_check_accepts() {
+    let _serial = serial();
+    let server = Asyncua::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(hil_tests::agent::bin())
+        .args([
+            "opcua",
+            "browse",
+            "--endpoint",
+            &server.endpoint(),
+            "--node",
+            "nsu=urn:edge-agent:test;s=锅炉一号",
+        ])
+        .args(["--depth", "2", "--link", "锅炉房", "--device", "锅炉一号"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "压力  [ns=2;i=1001]  Double  read",
+        "给水阀  [ns=2;s=锅炉一号.给水阀]  Double  read/write",
+        "炉膛温度  [ns=2;s=炉膛温度]  Double[3]",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    let block = &text[text.find("[[opcua.link]]").expect("a TOML block")..];
+    assert!(block.contains("index = 2") && block.contains("# not a tag: 编号"), "{block}");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(&config, format!("[agent]\ndata_dir = \"{}\"\n{block}", dir.path().display())).unwrap();
+    let check = std::process::Command::new(hil_tests::agent::bin())
+        .arg("check")
+        .arg("-c")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check refused the printed block:\n{}\n{block}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // And the block reads: the harness builds it and every tag turns Good.
+    let h = Harness::start(&std::fs::read_to_string(&config).unwrap());
+    h.until(Duration::from_secs(20), "the browsed pressure Good", |h| good(h, "锅炉一号.压力")).await;
+    h.stop().await;
+}
