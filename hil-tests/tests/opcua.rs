@@ -294,3 +294,44 @@ async fn browse_prints_the_tree_and_a_block_that_check_accepts() {
     h.until(Duration::from_secs(20), "the browsed pressure Good", |h| good(h, "锅炉一号.压力")).await;
     h.stop().await;
 }
+
+#[test]
+fn config_mistakes_are_reported_at_their_place_with_what_to_do() {
+    let text = r#"[[opcua.link]]
+name = "锅炉房"
+endpoint = "http://10.0.0.7:4840"
+security_policy = "Basic256Sha256"
+user = "edge"
+[[opcua.link.device]]
+name = "锅炉一号"
+poll = "1s"
+tags = [
+  { name = "锅炉一号.温度", node = "ns=2;x=温度" },
+  { name = "锅炉一号.压力", node = "ns=2;i=1001", deadband = { absolute = 0.5 } },
+  { name = "锅炉一号.液位", node = "ns=2;g=1234", queue = 0 },
+]
+[[opcua.link.device]]
+name = "锅炉二号"
+tags = [{ name = "锅炉二号.温度", node = "ns=2;s=温度", deadband = { percent = 150 } }]
+"#;
+    let e = edge_agent::config::parse(text, "agent.toml", &|_| None).expect_err("every mistake reported");
+    let lines = e.lines();
+    let want = [
+        ("agent.toml:3:12:", "not an OPC UA TCP URL"),
+        ("agent.toml:4:19:", "security_mode"),
+        ("agent.toml:5:8:", "needs its password"),
+        ("agent.toml:10:30:", "unknown identifier type `x=`"),
+        ("agent.toml:11:56:", "a polled device reads every value"),
+        ("agent.toml:12:30:", "not a GUID"),
+        ("agent.toml:12:53:", "queue is at least 1"),
+        ("agent.toml:16:60:", "outside 0..=100"),
+    ];
+    for (at, what) in want {
+        assert!(
+            lines.iter().any(|l| l.starts_with(at) && l.contains(what)),
+            "no {at} .. {what} in\n{}",
+            lines.join("\n")
+        );
+    }
+    assert_eq!(lines.len(), want.len(), "{}", lines.join("\n"));
+}
