@@ -75,7 +75,7 @@ async fn children(
     for r in refs {
         let id = r.node_id.node_id.clone();
         // The server's own diagnostics object under Objects is not plant data.
-        if id == NodeId::from(ObjectId::Server) {
+        if id == ObjectId::Server {
             continue;
         }
         let name = r.display_name.text.as_ref().to_owned();
