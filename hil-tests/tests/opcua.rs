@@ -40,10 +40,10 @@ tags = [
 
 /// One asyncua server at a time: several Python servers starting together on a small machine take
 /// longer than the waits below allow.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
 }
 
 fn good(h: &Harness, tag: &str) -> bool {
@@ -52,7 +52,7 @@ fn good(h: &Harness, tag: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsupported_types() {
-    let _serial = serial();
+    let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -97,7 +97,7 @@ async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsuppo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_node_turns_only_its_tags_bad_and_comes_back_when_re_added() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -129,7 +129,7 @@ async fn a_deleted_node_turns_only_its_tags_bad_and_comes_back_when_re_added() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
@@ -157,7 +157,7 @@ async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_inside_limits_reach_the_server_and_its_refusals_come_back_by_name() {
-    let _serial = serial();
+    let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let device = r#"
@@ -186,7 +186,7 @@ tags = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polled_device_reads_at_its_period() {
-    let _serial = serial();
+    let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let device = r#"
@@ -211,7 +211,7 @@ tags = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_and_encrypt_refuses_an_untrusted_server_until_its_certificate_is_moved_to_trusted() {
-    let _serial = serial();
+    let _serial = serial().await;
     let server_pki = tempfile::tempdir().unwrap();
     let pki_arg = server_pki.path().to_str().unwrap().to_owned();
     let server = Asyncua::start_with(&["--pki", &pki_arg, "--user", "operator", "--password", "锅炉-secret"]);
@@ -248,7 +248,7 @@ async fn sign_and_encrypt_refuses_an_untrusted_server_until_its_certificate_is_m
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browse_prints_the_tree_and_a_block_that_check_accepts() {
-    let _serial = serial();
+    let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(hil_tests::agent::bin())
