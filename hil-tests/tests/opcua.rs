@@ -40,7 +40,6 @@ tags = [
 
 /// One asyncua server at a time: several Python servers starting together on a small machine take
 /// longer than the waits below allow.
-/// An async lock: it is held across the test's awaits, and a failed test does not poison it.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
@@ -245,4 +244,94 @@ async fn sign_and_encrypt_refuses_an_untrusted_server_until_its_certificate_is_m
     h.until(Duration::from_secs(60), "pressure Good over SignAndEncrypt", |h| good(h, "锅炉一号.压力")).await;
     h.stop().await;
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_prints_the_tree_and_a_block_that_check_accepts() {
+    let _serial = serial().await;
+    let server = Asyncua::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(hil_tests::agent::bin())
+        .args([
+            "opcua",
+            "browse",
+            "--endpoint",
+            &server.endpoint(),
+            "--node",
+            "nsu=urn:edge-agent:test;s=锅炉一号",
+        ])
+        .args(["--depth", "2", "--link", "锅炉房", "--device", "锅炉一号"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "压力  [ns=2;i=1001]  Double  read",
+        "给水阀  [ns=2;s=锅炉一号.给水阀]  Double  read/write",
+        "炉膛温度  [ns=2;s=炉膛温度]  Double[3]",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    let block = &text[text.find("[[opcua.link]]").expect("a TOML block")..];
+    assert!(block.contains("index = 2") && block.contains("# not a tag: 编号"), "{block}");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(&config, format!("[agent]\ndata_dir = \"{}\"\n{block}", dir.path().display())).unwrap();
+    let check = std::process::Command::new(hil_tests::agent::bin())
+        .arg("check")
+        .arg("-c")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check refused the printed block:\n{}\n{block}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // And the block reads: the harness builds it and every tag turns Good.
+    let h = Harness::start(&std::fs::read_to_string(&config).unwrap());
+    h.until(Duration::from_secs(20), "the browsed pressure Good", |h| good(h, "锅炉一号.压力")).await;
+    h.stop().await;
+}
+
+#[test]
+fn config_mistakes_are_reported_at_their_place_with_what_to_do() {
+    let text = r#"[[opcua.link]]
+name = "锅炉房"
+endpoint = "http://10.0.0.7:4840"
+security_policy = "Basic256Sha256"
+user = "edge"
+[[opcua.link.device]]
+name = "锅炉一号"
+poll = "1s"
+tags = [
+  { name = "锅炉一号.温度", node = "ns=2;x=温度" },
+  { name = "锅炉一号.压力", node = "ns=2;i=1001", deadband = { absolute = 0.5 } },
+  { name = "锅炉一号.液位", node = "ns=2;g=1234", queue = 0 },
+]
+[[opcua.link.device]]
+name = "锅炉二号"
+tags = [{ name = "锅炉二号.温度", node = "ns=2;s=温度", deadband = { percent = 150 } }]
+"#;
+    let e = edge_agent::config::parse(text, "agent.toml", &|_| None).expect_err("every mistake reported");
+    let lines = e.lines();
+    let want = [
+        ("agent.toml:3:12:", "not an OPC UA TCP URL"),
+        ("agent.toml:4:19:", "security_mode"),
+        ("agent.toml:5:8:", "needs its password"),
+        ("agent.toml:10:30:", "unknown identifier type `x=`"),
+        ("agent.toml:11:56:", "a polled device reads every value"),
+        ("agent.toml:12:30:", "not a GUID"),
+        ("agent.toml:12:53:", "queue is at least 1"),
+        ("agent.toml:16:60:", "outside 0..=100"),
+    ];
+    for (at, what) in want {
+        assert!(
+            lines.iter().any(|l| l.starts_with(at) && l.contains(what)),
+            "no {at} .. {what} in\n{}",
+            lines.join("\n")
+        );
+    }
+    assert_eq!(lines.len(), want.len(), "{}", lines.join("\n"));
 }

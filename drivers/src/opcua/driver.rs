@@ -240,11 +240,7 @@ impl OpcuaDriver {
             subscriptions: vec![None; self.devices.len()],
             last_publish: Instant::now(),
         };
-        #[allow(
-            clippy::needless_range_loop,
-            reason = "di indexes devices, states, subscriptions and stats together"
-        )]
-        for di in 0..self.devices.len() {
+        for (di, st) in stats.iter().enumerate() {
             if self.devices[di].poll.is_some() {
                 continue;
             }
@@ -263,7 +259,7 @@ impl OpcuaDriver {
                 .map_err(|e| ConnectError::Link(format!("device {}: CreateSubscription: {e}", d.name)))?;
             live.subscriptions[di] = Some(id);
             let all: Vec<usize> = (0..d.items.len()).collect();
-            self.create_items(&mut live, di, &all, next_handle, &stats[di]).await?;
+            self.create_items(&mut live, di, &all, next_handle, st).await?;
         }
         Ok(live)
     }
@@ -472,11 +468,7 @@ impl OpcuaDriver {
         out: &mut Vec<Sample>,
     ) -> Result<(), ConnectError> {
         let now = Instant::now();
-        #[allow(
-            clippy::needless_range_loop,
-            reason = "di indexes devices, states, subscriptions and stats together"
-        )]
-        for di in 0..self.devices.len() {
+        for (di, st) in stats.iter().enumerate() {
             let due: Vec<usize> = (0..self.devices[di].items.len())
                 .filter(
                     |&ii| matches!(live.states[di][ii], ItemState::Failed { retry_at, .. } if retry_at <= now),
@@ -500,7 +492,7 @@ impl OpcuaDriver {
             if !ids.is_empty() {
                 let _ = live.session.delete_monitored_items(sub, &ids).await;
             }
-            let still = self.create_items(live, di, &due, next_handle, &stats[di]).await?;
+            let still = self.create_items(live, di, &due, next_handle, st).await?;
             let ts = cx.clock.now();
             for (ii, _) in still {
                 out.extend(

@@ -5,6 +5,7 @@
 //! into samples; [`session`] connects (security, identity, the PKI directory); [`driver`] runs the link;
 //! [`browse`] walks a server's address space for `edge-agent opcua browse`.
 
+pub mod browse;
 pub mod config;
 pub mod driver;
 mod kind;

@@ -230,3 +230,23 @@ fn identity(id: &Identity) -> Result<IdentityToken, ConnectError> {
         }
     })
 }
+
+/// A session for a one-off tool (`edge-agent opcua browse`): connected, its event loop running on a
+/// task that ends when the returned handle is aborted or the session closes.
+pub async fn connect_once(t: &Target) -> Result<(Arc<Session>, tokio::task::JoinHandle<()>), ConnectError> {
+    let target = t.clone();
+    let mut client = tokio::task::spawn_blocking(move || client(&target))
+        .await
+        .map_err(|e| ConnectError::Setup(format!("making the client: {e}")))??;
+    let (session, event_loop) = open(&mut client, t).await?;
+    let task = tokio::spawn(async move {
+        let _ = event_loop.run().await;
+    });
+    match tokio::time::timeout(t.timeout * 2, session.wait_for_connection()).await {
+        Ok(true) => Ok((session, task)),
+        _ => {
+            task.abort();
+            Err(ConnectError::Link(format!("{}: no session within {:?}", t.endpoint, t.timeout * 2)))
+        }
+    }
+}

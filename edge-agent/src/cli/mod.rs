@@ -1,8 +1,9 @@
-//! The command line: `run`, `check`, `test`, `alarms`, `modbus read`, `version`.
+//! The command line: `run`, `check`, `test`, `alarms`, `modbus read`, `opcua browse`, `version`.
 
 pub mod alarms;
 pub mod control;
 pub mod modbus;
+pub mod opcua;
 pub mod run;
 
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Commissioning tools for Modbus devices.
     #[command(subcommand)]
     Modbus(ModbusCommand),
+    /// Commissioning tools for OPC UA servers.
+    #[command(subcommand)]
+    Opcua(OpcuaCommand),
     /// Control loops offline: step tests against the simulated plant.
     #[command(subcommand)]
     Control(ControlCommand),
@@ -64,6 +68,12 @@ pub enum Command {
 pub enum ModbusCommand {
     /// Read registers once and print them raw and decoded (in every byte order unless --order is given).
     Read(modbus::ReadArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OpcuaCommand {
+    /// The address space as a tree (node ids, names, data types, access) and a TOML block to paste.
+    Browse(opcua::BrowseArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,6 +98,7 @@ pub fn main(process_start: Instant) -> ExitCode {
         }
         Command::Modbus(ModbusCommand::Read(args)) => runtime().block_on(modbus::read(args)),
         Command::Control(ControlCommand::Simulate(args)) => control::simulate(args),
+        Command::Opcua(OpcuaCommand::Browse(args)) => runtime().block_on(opcua::browse_cmd(args)),
         Command::Alarms(args) => runtime().block_on(alarms::run(args)),
         Command::Check { config } => match config::load(&config) {
             Ok(cfg) => {
