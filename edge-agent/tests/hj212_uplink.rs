@@ -140,3 +140,40 @@ async fn edition_2017_outage_dropped_acks_and_a_command() {
 async fn edition_2025_outage_dropped_acks_and_a_command() {
     outage_then_platform("2025", 9).await;
 }
+
+/// The platform asks for minutes 08:05 to 08:09 again: they come back from the store, between its
+/// 9011 and 9012, each acknowledged like a live upload.
+#[tokio::test]
+async fn history_resend_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = cems_store(dir.path());
+    let port = free_port();
+    let log = dir.path().join("seen.jsonl");
+    let _platform =
+        platform(port, &log, &["--command", "CN=2051;BeginTime=20240101080500;EndTime=20240101080900"]);
+    let cfg = uplink(port, "2017");
+    let stats = Arc::new(UplinkStats::new(&cfg.name));
+    let (stop_tx, stop) = watch::channel(false);
+    let task = cfg.start(store.shared(), stats.clone(), stop);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (stats.acked.load(Relaxed) < store.head() || seen(&log).iter().all(|f| f["fields"]["CN"] != "9012"))
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop_tx.send(true).unwrap();
+    task.await.unwrap().expect("the uplink stops cleanly");
+    let frames = seen(&log);
+    let cns: Vec<&str> = frames.iter().filter_map(|f| f["fields"]["CN"].as_str()).collect();
+    let at = |cn: &str| cns.iter().position(|c| *c == cn).unwrap_or_else(|| panic!("no {cn}: {cns:?}"));
+    let (request, done) = (at("9011"), at("9012"));
+    let resent: Vec<&str> = frames[request..done]
+        .iter()
+        .filter(|f| f["fields"]["CN"] == "2051")
+        .map(|f| f["cp"][0]["DataTime"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (5..=9).map(|m| format!("2024010108{m:02}00")).collect();
+    assert_eq!(resent, want, "{cns:?}");
+    assert_eq!(frames[done]["cp"][0]["ExeRtn"], "1");
+    assert_eq!(cns.iter().filter(|c| **c == "2051").count() as i64, MINUTES + 5);
+}

@@ -27,6 +27,16 @@ impl Batch {
     pub fn end_seq(&self) -> u64 {
         self.first_seq + self.samples.len() as u64
     }
+
+    /// The batch's names and texts without its samples (shared, not copied).
+    pub fn clone_empty(&self) -> Batch {
+        Batch {
+            first_seq: self.first_seq,
+            samples: Vec::new(),
+            dict: self.dict.clone(),
+            texts: self.texts.clone(),
+        }
+    }
 }
 
 /// What the reader found it could not deliver, since it was created.

@@ -26,6 +26,7 @@ struct Hj212Toml {
     retries: Option<u32>,
     #[serde(default = "offset")]
     utc_offset: i32,
+    history: Option<Span>,
     stations: Vec<StationToml>,
 }
 
@@ -57,6 +58,8 @@ pub struct Hj212Target {
     pub timeout: Duration,
     pub retries: u32,
     pub utc_offset_secs: i32,
+    /// How long records stay in the store after they were sent, for the platform's re-send requests.
+    pub history: Duration,
     /// Stack name → MN.
     pub stations: Vec<(String, String)>,
 }
@@ -116,6 +119,7 @@ pub fn parse(
             timeout: t.timeout.map_or(Duration::from_secs(10), Span::get),
             retries: t.retries.unwrap_or(3),
             utc_offset_secs: t.utc_offset * 3600,
+            history: t.history.map_or(Duration::from_secs(7 * 86_400), Span::get),
             stations: t.stations.into_iter().map(|s| (s.stack, s.mn.into_inner())).collect(),
         }) as Arc<dyn KindConfig>
     })

@@ -7,6 +7,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use super::config::Hj212Target;
+use super::history::HistoryRequest;
 
 pub struct Link {
     stream: TcpStream,
@@ -14,6 +15,8 @@ pub struct Link {
     /// Set by the platform (1062): seconds between real-time uploads.
     pub rtd_interval: u32,
     pub min_interval: u32,
+    /// Re-send requests answered 9011 and not yet served.
+    pub history: Vec<HistoryRequest>,
 }
 
 /// Why a record was not acknowledged.
@@ -30,7 +33,13 @@ impl Link {
             .map_err(|_| LinkError::NoReply)?
             .map_err(LinkError::Io)?;
         let _ = stream.set_nodelay(true);
-        Ok(Link { stream, decoder: FrameDecoder::new(MAX_SEGMENT), rtd_interval: 30, min_interval: 1 })
+        Ok(Link {
+            stream,
+            decoder: FrameDecoder::new(MAX_SEGMENT),
+            rtd_interval: 30,
+            min_interval: 1,
+            history: Vec::new(),
+        })
     }
 
     /// Sends `frames` (one record) and waits for the 9014 naming `qn`, sending again after each
@@ -116,6 +125,7 @@ impl Link {
                 _ => ok = false,
             },
             cn::SET_PASSWORD => ok = req.cp.get("NewPW").is_some(),
+            cn::MINUTE | cn::HOUR | cn::DAY => return self.history_request(t, req, &qn).await,
             _ => return Ok(()),
         }
         let mn = req.mn.clone();
@@ -127,7 +137,28 @@ impl Link {
         self.reply(t, &qn, &mn, cn::EXECUTE_REPLY, vec![Field::new("ExeRtn", rtn)]).await
     }
 
-    async fn reply(
+    /// A re-send request: 9011 now; the records and the 9012 once the sink has read them.
+    async fn history_request(&mut self, t: &Hj212Target, req: &Segment, qn: &str) -> Result<(), LinkError> {
+        let time = |k: &str| {
+            let d = DateTime::parse(req.cp.get(k)?).ok()?;
+            Some(d.to_unix_millis(t.utc_offset_secs))
+        };
+        let (Some(begin_ms), Some(end_ms)) = (time("BeginTime"), time("EndTime")) else {
+            // QnRtn 2: refused (no readable BeginTime/EndTime).
+            return self.reply(t, qn, &req.mn, cn::REQUEST_REPLY, vec![Field::new("QnRtn", "2")]).await;
+        };
+        self.reply(t, qn, &req.mn, cn::REQUEST_REPLY, vec![Field::new("QnRtn", "1")]).await?;
+        self.history.push(HistoryRequest {
+            qn: qn.to_owned(),
+            mn: req.mn.clone(),
+            cn: req.cn,
+            begin_ms,
+            end_ms,
+        });
+        Ok(())
+    }
+
+    pub async fn reply(
         &mut self,
         t: &Hj212Target,
         qn: &str,
