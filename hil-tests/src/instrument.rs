@@ -133,8 +133,11 @@ impl ScriptedInstrument {
 impl Drop for ScriptedInstrument {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // A helper thread that died would leave the test waiting on a silent line: say so.
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if t.join().is_err() && !std::thread::panicking() {
+                panic!("a test peer's thread panicked (see its message above)");
+            }
         }
     }
 }

@@ -112,8 +112,11 @@ impl SensorNode {
 impl Drop for SensorNode {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // A helper thread that died would leave the test waiting on a silent line: say so.
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if t.join().is_err() && !std::thread::panicking() {
+                panic!("a test peer's thread panicked (see its message above)");
+            }
         }
     }
 }
@@ -204,8 +207,11 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // A helper thread that died would leave the test waiting on a silent line: say so.
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if t.join().is_err() && !std::thread::panicking() {
+                panic!("a test peer's thread panicked (see its message above)");
+            }
         }
     }
 }
