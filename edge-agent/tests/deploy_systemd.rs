@@ -1,5 +1,6 @@
-//! The agent under systemd: the unit's hardening figure, and the sd_notify messages the agent sends to a
-//! real notify socket (READY, WATCHDOG, RELOADING, STOPPING) as systemd would receive them.
+//! The agent under systemd: the unit's hardening figure, the sd_notify messages the agent sends to a
+//! real notify socket (READY, WATCHDOG, RELOADING, STOPPING) as systemd would receive them, and its
+//! journald line format.
 
 #[path = "support/agent.rs"]
 mod agent;
@@ -93,9 +94,13 @@ tags = [{ name = "锅炉一号.温度", shape = "sine", offset = 80.0, amplitude
     );
     let mut cmd = Command::new(BIN);
     cmd.args(["run", "-c"]).arg(&config);
-    // systemd sets these for a unit with Type=notify and WatchdogSec=400ms.
-    cmd.env("NOTIFY_SOCKET", &socket).env("WATCHDOG_USEC", "400000");
+    // systemd sets these for a unit with Type=notify and WatchdogSec=400ms, and JOURNAL_STREAM when
+    // stderr goes to the journal.
+    cmd.env("NOTIFY_SOCKET", &socket).env("WATCHDOG_USEC", "400000").env("JOURNAL_STREAM", "8:12345");
     let mut agent = Agent::start_with(cmd);
+    let line = agent.wait_for_log("edge-agent running", Duration::from_secs(10));
+    assert!(line.starts_with("<6>"), "journald reads the priority from the line: {line:?}");
+    assert!(!line.contains("\x1b["), "no colour codes in the journal: {line:?}");
     cmd_is_ready(&sock);
     // Pings at half the timeout: several within a second.
     let started = Instant::now();

@@ -12,7 +12,10 @@ const BEFORE: &str = r#"
 [[sim.device]]
 name = "锅炉一号"
 scan = "20ms"
-tags = [{ name = "锅炉一号.计数", shape = "counter" }]
+tags = [
+  { name = "锅炉一号.计数", shape = "counter" },
+  { name = "锅炉一号.阀位", shape = "constant", offset = 10.0, writable = { min = 0.0, max = 100.0 } },
+]
 
 [[sim.device]]
 name = "meter"
@@ -35,7 +38,10 @@ tags = [{ name = "new-fan.runs", shape = "counter" }]
 [[sim.device]]
 name = "锅炉一号"
 scan = "20ms"
-tags = [{ name = "锅炉一号.计数", shape = "counter" }]
+tags = [
+  { name = "锅炉一号.计数", shape = "counter" },
+  { name = "锅炉一号.阀位", shape = "constant", offset = 10.0, writable = { min = 0.0, max = 100.0 } },
+]
 
 [[sim.device]]
 name = "meter"
@@ -83,6 +89,13 @@ async fn unchanged_devices_keep_acquiring_through_a_reload_changed_restart_remov
     let at_reload = boiler.samples.load(Relaxed);
     until("the boiler goes on in the new generation", || boiler.samples.load(Relaxed) > at_reload + 50).await;
     until("the new fan acquires", || g.devices[0].samples.load(Relaxed) > 5).await;
+    // Writes reach the kept driver in the tag ids it was built with, though every id moved.
+    g.writes.write("锅炉一号.阀位", protocols::Value::Float(42.5)).await.unwrap();
+    let valve = g.config.tags.registry.id("锅炉一号.阀位").unwrap();
+    until("the valve reads what was written", || {
+        g.snapshot.get(valve).is_some_and(|s| s.value.as_f64() == Some(42.5))
+    })
+    .await;
     running.stop(Duration::from_secs(4)).await;
     let shared = persist.shared.clone();
     let _ = tokio::task::spawn_blocking(move || persist.stop()).await;
