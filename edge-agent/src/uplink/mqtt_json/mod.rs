@@ -4,7 +4,8 @@
 //!
 //! Per sample: `{"ts": <ms>, "value": 80.5, "quality": "good"}` (`"reason"` when not good, no
 //! `value` when there is none). Per scan: `{"ts": <ms>, "device": "锅炉一号", "values": {"<tag>": ..},
-//! "quality": {"<tag>": "bad"}}` (only the tags that are not good).
+//! "quality": {"<tag>": "bad"}}` (only the tags that are not good). A Good sample JSON cannot carry
+//! (NaN, infinity, a text lost from the store) is counted unencodable and not sent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -129,6 +130,14 @@ impl Sink for JsonSink {
                 continue;
             };
             let v = if matches!(s.quality, Quality::Bad(_)) { Json::Null } else { value(s.value, batch) };
+            // A Good sample without a value would tell the reader nothing (InfluxDB's sink skips it too).
+            if v.is_null() && s.quality.is_good() {
+                skipped.add(|| match s.value {
+                    Value::Float(f) => format!("tag {tag}: the Good value {f} has no JSON form"),
+                    _ => format!("tag {tag}: its text value is missing from the store"),
+                });
+                continue;
+            }
             let ts = s.ts.0 / 1_000_000;
             match self.t.per {
                 Per::Sample => {
