@@ -1,5 +1,5 @@
 //! HJ 212 frames per second, encoded and decoded, for a typical CEMS upload (a minute record of
-//! SO2, NOx, dust, O2 and flow: about 420 bytes) and the standard's own short command; and the CEMS
+//! SO2, NOx, dust, O2 and flow: 727 bytes framed) and the standard's own short command; and the CEMS
 //! engine for 50 stacks reading each instrument every second, per simulated minute.
 //!   cargo bench -p benches --bench hj212
 
@@ -89,7 +89,7 @@ fn stacks() -> (Vec<Box<dyn Engine>>, Vec<TagId>) {
              temperature = \"锅炉{s}.烟温\"\nvelocity = \"锅炉{s}.流速\"\narea = 4.0\nstatus = \"锅炉{s}.状态\"\n\
              pollutants = [\n\
              {{ name = \"so2\", code = \"a21026\", tag = \"锅炉{s}.SO2\", unit = \"ppm\", molar_mass = 64.06, limit = 35.0 }},\n\
-             {{ name = \"nox\", code = \"a21002\", tag = \"锅炉{s}.NO\", unit = \"ppm\", limit = 50.0 }},\n\
+             {{ name = \"nox\", code = \"a21002\", tag = \"锅炉{s}.NO\", unit = \"ppm\", molar_mass = 46.01, limit = 50.0 }},\n\
              {{ name = \"dust\", code = \"a34013\", tag = \"锅炉{s}.烟尘\", actual = true, wet = true, limit = 5.0 }},\n]\n"
         ));
     }
