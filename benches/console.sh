@@ -7,12 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 devices=${DEVICES:-100}; tags=${TAGS:-100}; secs=${SECS:-30}; pages=${PAGES:-5}
-cargo build --release -q -p edge-agent --bin edge-agent --example gen_config
-bin=$PWD/target/release/edge-agent
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p edge-agent --bin edge-agent --example gen_config; fi
+bin=${BIN:-$PWD/target/release/edge-agent}
 work=$(mktemp -d)
 agent=""
 trap '[ -n "$agent" ] && kill $agent 2>/dev/null; rm -rf "$work"' EXIT
-target/release/examples/gen_config "$devices" "$tags" \
+"${GEN:-target/release/examples/gen_config}" "$devices" "$tags" \
   | sed "s|data_dir = \"./data\"|data_dir = \"$work/data\"|; s|listen = \"127.0.0.1:0\"|listen = \"127.0.0.1:19198\"|" \
   > "$work/agent.toml"
 

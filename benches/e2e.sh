@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 devices=${DEVICES:-70}; tags=${TAGS:-100}; scan=${SCAN:-10ms}; secs=${SECS:-30}
-cargo build --release -q -p edge-agent --bin edge-agent --example gen_config
-bin=$PWD/target/release/edge-agent
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p edge-agent --bin edge-agent --example gen_config; fi
+bin=${BIN:-$PWD/target/release/edge-agent}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 victoria-metrics -httpListenAddr=127.0.0.1:$port -storageDataPath="$work/vm" -retentionPeriod=100y \
@@ -17,7 +17,7 @@ victoria-metrics -httpListenAddr=127.0.0.1:$port -storageDataPath="$work/vm" -re
 trap 'kill $vm 2>/dev/null; kill -9 $agent 2>/dev/null; rm -rf "$work"' EXIT
 until curl -sf "127.0.0.1:$port/health" > /dev/null; do sleep 0.1; done
 
-target/release/examples/gen_config "$devices" "$tags" \
+"${GEN:-target/release/examples/gen_config}" "$devices" "$tags" \
   | sed "s|scan = \"1s\"|scan = \"$scan\"|; s|data_dir = \"./data\"|data_dir = \"$work/data\"|" > "$work/agent.toml"
 cat >> "$work/agent.toml" <<EOF
 

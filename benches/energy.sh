@@ -2,12 +2,12 @@
 # The agent's CPU with 1000 simulated meters (the sim `counter` shape) read every second: without the
 # energy engine, then with one meter in [[energy.meter]] per register (demand, tariff, carbon). Medians
 # of RUNS windows of SECS seconds each, after a warm-up; the same machine, the same binary.
-#   benches/energy.sh              METERS=1000 SECS=20 RUNS=3
+#   benches/energy.sh              METERS=1000 SECS=20 RUNS=3 (BIN=path: a built agent, no build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 meters=${METERS:-1000}; secs=${SECS:-20}; runs=${RUNS:-3}
-cargo build --release -q -p edge-agent --bin edge-agent
-bin=$PWD/target/release/edge-agent
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p edge-agent --bin edge-agent; fi
+bin=${BIN:-$PWD/target/release/edge-agent}
 work=$(mktemp -d)
 trap 'kill -9 $agent 2>/dev/null; rm -rf "$work"' EXIT
 hz=$(getconf CLK_TCK)
