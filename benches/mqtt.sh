@@ -6,12 +6,19 @@
 # broker's CPU.
 #   benches/mqtt.sh               DEVICES=20 TAGS=100 SCAN=100ms SECS=20 KIND=sparkplug_b (20k metrics/s offered)
 #   KIND=mqtt_json benches/mqtt.sh  (one message per sample; PER=scan for one per device scan)
+# BIN=path runs that agent binary instead of building one (the config generator is then built in debug).
 # Needs mosquitto and mosquitto_sub (Debian mosquitto, mosquitto-clients; hil-tests/run.sh installs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 devices=${DEVICES:-20}; tags=${TAGS:-100}; scan=${SCAN:-100ms}; secs=${SECS:-20}; kind=${KIND:-sparkplug_b}
-cargo build --release -q -p edge-agent --bin edge-agent --example gen_config
-bin=$PWD/target/release/edge-agent
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p edge-agent --bin edge-agent --example gen_config
+  gen=$PWD/target/release/examples/gen_config
+else
+  cargo build -q -p edge-agent --example gen_config
+  gen=$PWD/target/debug/examples/gen_config
+fi
+bin=${BIN:-$PWD/target/release/edge-agent}
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port); api=$(free_port)
@@ -22,7 +29,7 @@ agent=""
 trap 'kill $broker 2>/dev/null; [ -n "$agent" ] && kill $agent 2>/dev/null; rm -rf "$work"' EXIT
 until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
 
-target/release/examples/gen_config "$devices" "$tags" \
+"$gen" "$devices" "$tags" \
   | sed "s|scan = \"1s\"|scan = \"$scan\"|; s|data_dir = \"./data\"|data_dir = \"$work/data\"|; s|listen = \"127.0.0.1:0\"|listen = \"127.0.0.1:$api\"|" \
   > "$work/agent.toml"
 if [ "$kind" = sparkplug_b ]; then

@@ -1,7 +1,9 @@
 //! The Sparkplug B edge node in the running agent (a simulated boiler, the store, the uplink) against
 //! Mosquitto, with a test host application playing SCADA: the node waits for its primary host's STATE,
 //! answers a rebirth, writes DCMDs only within the tag's limits (counting every refusal), holds data
-//! while the host is offline and sends it when it is back; over TLS with client certificates and MQTT 5.
+//! while the host is offline (its session ended with an NDEATH) and sends it when it is back; a DDEATH
+//! when a device stops answering and a DBIRTH when it is back; over TLS with client certificates and
+//! MQTT 5.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -203,18 +205,34 @@ async fn the_node_follows_its_primary_host_answers_rebirth_and_writes_dcmds_only
     assert_eq!(agent.value("锅炉一号.给水阀"), Some((Value::Float(55.0), Quality::Good)));
     assert_eq!(stats.commands_written.load(Relaxed), 1);
 
-    // 4. The host goes offline: publishing stops, the data waits; back online, a new birth and the
-    //    held data, no scan missing.
+    // 4. The host goes offline: the node ends its session (an NDEATH of this connection's bdSeq, then
+    //    DISCONNECT) and the data waits; back online, a birth on a new connection (the next bdSeq) and
+    //    the held data, no scan missing.
     host.publish(STATE, state(false), true).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    host.until(Duration::from_secs(10), "the node's NDEATH", |m| count(m, "NDEATH") == 1).await;
     let before = count(&host.messages(), "DDATA");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(count(&host.messages(), "DDATA") <= before + 1, "DDATA while the primary host is offline");
+    assert_eq!(count(&host.messages(), "DDATA"), before, "DDATA after the NDEATH");
+    assert_eq!(count(&host.messages(), "NDEATH"), 1, "the will too: the node did not DISCONNECT");
+    let m = host.messages();
+    let death = m.iter().find(|r| kind_of(r) == Some("NDEATH")).unwrap();
+    let death = sparkplug::decode(&death.payload).unwrap();
+    assert_eq!(bd(&death), bd(&births[0]), "the NDEATH pairs with the session's NBIRTH");
     host.publish(STATE, state(true), true).await;
     host.until(Duration::from_secs(15), "a third NBIRTH and the held data", |m| {
         count(m, "NBIRTH") == 3 && count(m, "DDATA") > before + 5
     })
     .await;
+    let m = host.messages();
+    let third = m.iter().filter(|r| kind_of(r) == Some("NBIRTH")).nth(2).unwrap();
+    let third = bd(&sparkplug::decode(&third.payload).unwrap()).and_then(|x| Reading::of(&x, None).ok());
+    let first = bd(&births[0]).and_then(|x| Reading::of(&x, None).ok());
+    match (first, third) {
+        (Some(Reading::Int(a)), Some(Reading::Int(b))) => {
+            assert_eq!(b, (a + 1) % 256, "the birth after the host's return is on a new connection")
+        }
+        other => panic!("bdSeq not an Int64 in the NBIRTHs: {other:?}"),
+    }
     let stopped =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     host.until(Duration::from_secs(15), "the scans up to now", |m| {
@@ -301,5 +319,69 @@ max_retry_wait = "1s"
     assert!(!refused.up.load(Relaxed));
     assert_eq!(refused.sent_samples.load(Relaxed), 0);
     assert!(!host.messages().iter().any(|r| r.topic.contains("四号网关")), "published without a certificate");
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_stops_answering_gets_a_ddeath_and_a_dbirth_when_it_answers_again() {
+    let broker = Mosquitto::start();
+    let host = Probe::connect(&broker, "调度主站", &["spBv1.0/#"]).await;
+    // 锅炉二号 stops answering for 1.5 s every 3 s (its tags read Bad, timeout); 锅炉一号 keeps going.
+    let rest = format!(
+        r#"
+[[sim.device]]
+name = "锅炉二号"
+scan = "100ms"
+fault = {{ every = "3s", lasting = "1500ms" }}
+tags = [
+  {{ name = "锅炉二号.温度", shape = "sine", offset = 70.0, amplitude = 5.0, period = "5s" }},
+  {{ name = "锅炉二号.压力", shape = "ramp", offset = 1.0, amplitude = 0.5, period = "4s" }},
+]
+{}"#,
+        uplink(&broker.url(), "")
+    );
+    let agent = Agent::start(&rest);
+    let dev = |r: &Received, kind: &str| kind_of(r) == Some(kind) && r.topic.ends_with("/锅炉二号");
+    host.until(Duration::from_secs(30), "two deaths of 锅炉二号 and its births after them", |m| {
+        let deaths: Vec<usize> = (0..m.len()).filter(|&i| dev(&m[i], "DDEATH")).collect();
+        deaths.len() >= 2 && m[deaths[1]..].iter().any(|r| dev(r, "DDATA"))
+    })
+    .await;
+    let m = host.messages();
+    // Per 锅炉二号 message: after a DDEATH, nothing but a DBIRTH comes next, and that DBIRTH carries
+    // Good values (the device answers again).
+    let mine: Vec<&Received> = m.iter().filter(|r| r.topic.ends_with("/锅炉二号")).collect();
+    assert_eq!(kind_of(mine[0]), Some("DBIRTH"));
+    for w in mine.windows(2).filter(|w| kind_of(w[0]) == Some("DDEATH")) {
+        assert_eq!(kind_of(w[1]), Some("DBIRTH"), "after a DDEATH, {} before its DBIRTH", w[1].topic);
+        let birth = sparkplug::decode(&w[1].payload).unwrap();
+        assert_eq!(birth.metrics.len(), 2);
+        for x in &birth.metrics {
+            assert!(x.properties.is_none(), "the rebirth declares {:?} not Good", x.name);
+        }
+    }
+    // The DDATA before each DDEATH has both tags Bad: the node saw every metric lost first.
+    for w in mine.windows(2).filter(|w| kind_of(w[1]) == Some("DDEATH")) {
+        assert_eq!(kind_of(w[0]), Some("DDATA"));
+        let p = sparkplug::decode(&w[0].payload).unwrap();
+        assert!(p.metrics.iter().all(|x| x.properties.is_some()), "the last data before the death is Bad");
+        let death = sparkplug::decode(&w[1].payload).unwrap();
+        assert!(death.metrics.is_empty() && death.seq.is_some(), "a DDEATH: a seq and no metrics");
+    }
+    assert_eq!(count(&m, "DDEATH"), m.iter().filter(|r| dev(r, "DDEATH")).count(), "锅炉一号 never died");
+    assert_eq!(count(&m, "NBIRTH"), 1);
+    assert_seq_continuous(&m);
+    let decoded = tahu_decode(&m.iter().map(|r| r.payload.clone()).collect::<Vec<_>>());
+    for (r, t) in m.iter().zip(decoded) {
+        assert!(kind_of(r).is_none() || t.get("error").is_none(), "Tahu cannot decode {}: {t}", r.topic);
+        if dev(r, "DDEATH") {
+            let seq = sparkplug::decode(&r.payload).unwrap().seq.unwrap();
+            assert_eq!(
+                t["seq"].to_string().trim_matches('"'),
+                seq.to_string(),
+                "Tahu reads the DDEATH's seq"
+            );
+        }
+    }
     agent.stop().await;
 }

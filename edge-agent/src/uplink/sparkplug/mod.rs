@@ -2,7 +2,8 @@
 //! device per agent device, under an NBIRTH/NDEATH session with bdSeq and DBIRTHs declaring each
 //! metric's alias and datatype (Sparkplug 3.0 ch. 5 and 6).
 //!
-//! - `config`: its keys; `node`: the session (births, seq, commands, STATE); here: the sink.
+//! - `config`: its keys; `device`: a device's metrics and whether it is dead; `node`: the session
+//!   (births, deaths, seq, commands, STATE); here: the sink.
 //!
 //! One item is one DDATA message (at most `max_metrics` metrics of one device); its seq and aliases
 //! are given when it is published, so a resent message is numbered in the session it goes out in.
@@ -11,6 +12,7 @@
 //! flagged `is_historical`.
 
 mod config;
+mod device;
 mod node;
 
 use std::collections::HashMap;

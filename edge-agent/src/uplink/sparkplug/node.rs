@@ -1,7 +1,8 @@
 //! The edge node's session (Sparkplug 3.0 ch. 5): a will (NDEATH) with a new bdSeq for each connection,
 //! NBIRTH once connected (and the primary host online), a DBIRTH before a device's first data and
 //! whenever its metrics change, seq 0 in NBIRTH then +1 per message, wrapping after 255; a rebirth
-//! on the NCMD `Node Control/Rebirth`; DCMD writes through the agent's write router.
+//! on the NCMD `Node Control/Rebirth`; DCMD writes through the agent's write router; a DDEATH when
+//! a device stops answering; NDEATH and a new connection when the primary host goes offline.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,30 +11,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use drivers::mqtt::session::{self, LinkEvent, PublishError, SessionHandle, Will};
+use protocols::Value;
 use protocols::sparkplug::{self, DataType, MessageType, Metric, Payload, Reading, Seq, Topic};
-use protocols::{Quality, Value};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use super::{Message, Point, SparkplugTarget};
+use super::device::{Device, metric};
+use super::{Message, SparkplugTarget};
 use crate::runtime::writes::WriteRouter;
 use crate::uplink::UplinkStats;
 use crate::uplink::sink::{Delivery, Encoded};
 use crate::uplink::task::UplinkContext;
-
-/// One metric of a device as last born and seen.
-struct Known {
-    alias: u64,
-    datatype: DataType,
-    last: Point,
-}
-
-#[derive(Default)]
-struct Device {
-    metrics: BTreeMap<String, Known>,
-    /// The connection its last DBIRTH went out on (0: none).
-    born_on: u64,
-}
 
 struct State {
     seq: Seq,
@@ -149,6 +137,8 @@ impl Node {
                     tracing::info!(host = ?self.t.primary_host, online, "sparkplug: primary host state");
                     if online && !was {
                         let _ = self.birth(true).await;
+                    } else if !online && was {
+                        self.end_session().await;
                     }
                 }
                 Some(Topic::Node { kind: MessageType::NCmd, .. }) => {
@@ -209,7 +199,8 @@ impl Node {
         // Births go with QoS 0 (ch. 4); a lost one shows as data the host cannot name, and it asks again.
         let sent = self.handle.publish(&topic, sparkplug::encode(&p), 0, false);
         st.born_on = conn;
-        let names: Vec<String> = st.devices.keys().cloned().collect();
+        // A dead device stays unborn until it answers again.
+        let names: Vec<String> = st.devices.iter().filter(|(_, d)| !d.dead).map(|(n, _)| n.clone()).collect();
         for d in names {
             self.dbirth(&mut st, &d, conn);
         }
@@ -221,6 +212,7 @@ impl Node {
         let seq = st.seq.take();
         let Some(dev) = st.devices.get_mut(device) else { return };
         dev.born_on = conn;
+        dev.dead = false;
         let metrics = dev.metrics.values().map(|k| metric(&k.last, k, true, false)).collect();
         let topic = Topic::Node {
             group: &self.t.group,
@@ -231,6 +223,51 @@ impl Node {
         .to_topic();
         let p = Payload { timestamp: Some(now_ms()), metrics, seq: Some(seq), ..Default::default() };
         drop(self.handle.publish(&topic, sparkplug::encode(&p), 0, false));
+    }
+
+    /// A DDEATH (ch. 6: a timestamp and the seq, no metrics) for a device that stopped answering.
+    fn ddeath(&self, st: &mut State, device: &str) {
+        let seq = st.seq.take();
+        if let Some(dev) = st.devices.get_mut(device) {
+            dev.dead = true;
+        }
+        let topic = Topic::Node {
+            group: &self.t.group,
+            kind: MessageType::DDeath,
+            node: &self.t.node,
+            device: Some(device),
+        }
+        .to_topic();
+        tracing::info!(device, "sparkplug: device unreachable, DDEATH published");
+        let p = Payload { timestamp: Some(now_ms()), seq: Some(seq), ..Default::default() };
+        drop(self.handle.publish(&topic, sparkplug::encode(&p), 0, false));
+    }
+
+    /// The primary host went offline: ch. 5 has the node end its session with this server (NDEATH,
+    /// then DISCONNECT, which drops the will) and connect again, to be born when the host is back.
+    async fn end_session(&self) {
+        let st = self.state.lock().await;
+        if st.born_on != self.connection.load(Relaxed) {
+            return;
+        }
+        let mut bd = Metric {
+            name: Some(sparkplug::BD_SEQ.into()),
+            datatype: Some(DataType::Int64.code()),
+            ..Default::default()
+        };
+        Reading::Int(self.bd_seq.load(Relaxed) as i64).put(&mut bd);
+        let topic =
+            Topic::Node { group: &self.t.group, kind: MessageType::NDeath, node: &self.t.node, device: None }
+                .to_topic();
+        let p = Payload { timestamp: Some(now_ms()), metrics: vec![bd], ..Default::default() };
+        let sent = self.handle.publish(&topic, sparkplug::encode(&p), 1, false);
+        drop(st);
+        if let Err(e) = tokio::time::timeout(std::time::Duration::from_secs(2), sent).await.unwrap_or(Ok(()))
+        {
+            tracing::warn!(node = %self.t.node, "sparkplug: NDEATH not acknowledged ({e}); disconnecting anyway");
+        }
+        tracing::info!(node = %self.t.node, "sparkplug: primary host offline: NDEATH published, reconnecting");
+        self.handle.disconnect();
     }
 
     /// Publishes the items not yet acknowledged, each a DDATA (births first where needed), and waits
@@ -253,13 +290,26 @@ impl Node {
         {
             let mut st = self.state.lock().await;
             let conn = self.connection.load(Relaxed);
+            if st.born_on != conn || !self.host_online.load(Relaxed) {
+                // The host went offline (or the link dropped) between the checks above and here.
+                return retry(format!("{}: no NBIRTH on this connection yet", self.t.link.broker()));
+            }
             for (i, e) in items.iter().enumerate().filter(|(_, e)| !e.item.is_acked()) {
                 let m = &e.item;
                 if m.points.is_empty() {
                     m.acked.store(true, Relaxed);
                     continue;
                 }
-                if self.learn(&mut st, m) || st.devices[&m.device].born_on != conn {
+                let State { next_alias, devices, .. } = &mut *st;
+                let dev = devices.entry(m.device.clone()).or_default();
+                let learned = dev.learn(m, next_alias);
+                let lost = dev.lost();
+                if dev.dead && lost && !m.historical {
+                    // Still unreachable: its DDEATH already told the host; these Bad values add nothing.
+                    m.acked.store(true, Relaxed);
+                    continue;
+                }
+                if learned || dev.born_on != conn || dev.dead {
                     self.dbirth(&mut st, &m.device, conn);
                 }
                 let seq = st.seq.take();
@@ -275,6 +325,9 @@ impl Node {
                 .to_topic();
                 let p = Payload { timestamp: Some(now_ms()), metrics, seq: Some(seq), ..Default::default() };
                 waiting.push((i, self.handle.publish(&topic, sparkplug::encode(&p), self.t.qos, false)));
+                if lost {
+                    self.ddeath(&mut st, &m.device);
+                }
             }
         }
         let mut answer = Delivery::Acknowledged;
@@ -291,35 +344,6 @@ impl Node {
             }
         }
         answer
-    }
-
-    /// Takes note of the message's metrics; true when one is new or changed type (a new DBIRTH).
-    fn learn(&self, st: &mut State, m: &Message) -> bool {
-        let State { next_alias, devices, .. } = st;
-        let dev = devices.entry(m.device.clone()).or_default();
-        let mut changed = false;
-        for p in &m.points {
-            let datatype = p.reading.datatype();
-            match dev.metrics.get_mut(&p.tag) {
-                Some(k) if k.datatype == datatype || p.reading == Reading::Null => {
-                    if !m.historical {
-                        k.last = p.clone();
-                    }
-                }
-                Some(k) => {
-                    k.datatype = datatype;
-                    k.last = p.clone();
-                    changed = true;
-                }
-                None => {
-                    dev.metrics
-                        .insert(p.tag.clone(), Known { alias: *next_alias, datatype, last: p.clone() });
-                    *next_alias += 1;
-                    changed = true;
-                }
-            }
-        }
-        changed
     }
 
     /// A DCMD: each metric written to its tag through the write router (writable tags, inside their
@@ -375,24 +399,4 @@ impl Node {
             }
         }
     }
-}
-
-/// A metric for a birth (name, alias, last value) or data (alias, this value).
-fn metric(p: &Point, k: &Known, birth: bool, historical: bool) -> Metric {
-    let mut m = Metric {
-        name: birth.then(|| p.tag.clone()),
-        alias: Some(k.alias),
-        timestamp: Some(p.ts_ms),
-        datatype: Some(k.datatype.code()),
-        is_historical: historical.then_some(true),
-        ..Default::default()
-    };
-    p.reading.put(&mut m);
-    let code = match p.quality {
-        Quality::Good => None,
-        Quality::Uncertain(_) => Some(sparkplug::QUALITY_UNCERTAIN),
-        Quality::Bad(_) => Some(sparkplug::QUALITY_BAD),
-    };
-    m.properties = code.map(sparkplug::quality_property);
-    m
 }
