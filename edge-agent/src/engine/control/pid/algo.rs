@@ -89,12 +89,21 @@ pub struct Pid {
     last_pv: Option<f64>,
     op: f64,
     saturation: Option<Saturation>,
+    /// The longest time one step's rate limit covers: after a late tick the output still moves at most
+    /// one period's worth, since a rate limit is there to spare the actuator and the process a jump.
+    rate_span: f64,
 }
 
 impl Pid {
     /// A controller whose output starts at `op` (the actuator's present position: no bump at start).
     pub fn new(gains: Gains, limits: OutputLimits, op: f64) -> Pid {
-        Pid { gains, limits, i: op, d: 0.0, last_pv: None, op, saturation: None }
+        Pid { gains, limits, i: op, d: 0.0, last_pv: None, op, saturation: None, rate_span: f64::INFINITY }
+    }
+
+    /// One step's rate limit covers at most `period` seconds, however late the step.
+    pub fn with_rate_span(mut self, period: f64) -> Pid {
+        self.rate_span = period;
+        self
     }
 
     pub fn gains(&self) -> Gains {
@@ -136,7 +145,7 @@ impl Pid {
         let g = self.gains;
         let e = g.action.sign() * (sp - pv);
         let v = self.proportional(&g, sp, pv) + self.i + self.d + ff;
-        let u = self.limits.apply(v, self.op, h);
+        let u = self.limits.apply(v, self.op, h.min(self.rate_span));
         self.saturation = if u < v - 1e-12 {
             Some(Saturation::High)
         } else if u > v + 1e-12 {

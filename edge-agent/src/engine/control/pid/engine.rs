@@ -109,7 +109,7 @@ impl PidLoop {
             ff,
             outer,
             actuator: Actuator::new(tags.output, cfg.output.get_ref(), limits.min, limits.max, verify),
-            pid: Pid::new(gains, limits, limits.min),
+            pid: Pid::new(gains, limits, limits.min).with_rate_span(safety.period.as_secs_f64()),
             watchdog: Watchdog::new(safety.period, safety.deadline),
             mode: cfg.mode.into(),
             sp: cfg.setpoint,

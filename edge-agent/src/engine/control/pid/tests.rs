@@ -209,3 +209,24 @@ fn feedforward_moves_the_output_at_once_by_its_gain() {
     // PV still at SP: only the feedforward acts, 0.5 % of valve per unit of load.
     assert_eq!(tick(5, 10.0, &mut out), [45.0]);
 }
+
+#[test]
+fn a_late_step_moves_the_output_at_most_one_period_of_its_rate() {
+    use super::algo::{Action, AntiWindup, Gains, OutputLimits, Pid};
+    let gains = Gains {
+        kp: 10.0,
+        ki: 0.0,
+        kd: 0.0,
+        b: 1.0,
+        tf: 0.0,
+        tt: 1.0,
+        anti_windup: AntiWindup::Conditional,
+        action: Action::Reverse,
+    };
+    let limits = OutputLimits { min: 0.0, max: 100.0, rate: Some(20.0) };
+    let mut pid = Pid::new(gains, limits, 0.0).with_rate_span(0.1);
+    // On time: 20 %/s over 0.1 s.
+    assert!((pid.update(100.0, 0.0, 0.0, 0.1) - 2.0).abs() < 1e-9);
+    // 0.4 s late: still one period's worth, not 8 %.
+    assert!((pid.update(100.0, 0.0, 0.0, 0.4) - 4.0).abs() < 1e-9);
+}
