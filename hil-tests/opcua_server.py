@@ -22,9 +22,11 @@ GUID = "09087e75-8e5e-499b-954f-f2a9603db28a"
 async def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--pki", help="make (or reuse) the server's certificate here and serve SignAndEncrypt")
+    p.add_argument("--pki", help="make (or reuse) the server's certificate here and serve --policy")
+    p.add_argument("--policy", action="append", help="asyncua SecurityPolicyType names (repeatable)")
     p.add_argument("--user")
     p.add_argument("--password")
+    p.add_argument("--user-cert", help="make (or reuse) user-cert.der and user-key.pem here; accept only it")
     p.add_argument("--many", type=int, default=0)
     p.add_argument("--period", type=float, default=0.1)
     a = p.parse_args()
@@ -45,18 +47,32 @@ async def main():
         )
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))
-        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        policies = a.policy or ["Basic256Sha256_SignAndEncrypt"]
+        server.set_security_policy([getattr(ua.SecurityPolicyType, p) for p in policies])
     else:
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-    if a.user:
+    user_cert = None
+    if a.user_cert:
+        from pathlib import Path
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+        from asyncua.crypto.cert_gen import setup_self_signed_certificate
+        key, cert = Path(a.user_cert) / "user-key.pem", Path(a.user_cert) / "user-cert.der"
+        await setup_self_signed_certificate(
+            key, cert, "urn:edge-agent:test-user", "127.0.0.1", [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "司炉工"}
+        )
+        user_cert = cert.read_bytes()
+    if a.user or a.user_cert:
         class Users:
             def get_user(self, iserver, username=None, password=None, certificate=None):
                 from asyncua.crypto.permission_rules import User, UserRole
-                if username == a.user and password == a.password:
+                if a.user and username == a.user and password == a.password:
+                    return User(role=UserRole.User)
+                if user_cert and certificate == user_cert:
                     return User(role=UserRole.User)
                 return None
         server.iserver.set_user_manager(Users())
-        server.set_security_IDs(["Username"])
+        tokens = ([ua.UserNameIdentityToken] if a.user else []) + ([ua.X509IdentityToken] if a.user_cert else [])
+        server.set_identity_tokens(tokens)
     ns = await server.register_namespace(URI)
     objects = server.nodes.objects
     boiler = await objects.add_object(ua.NodeId("锅炉一号", ns), "锅炉一号")
