@@ -52,11 +52,19 @@ impl OpcuaDriver {
         if requests.is_empty() {
             return Ok(refused);
         }
-        let results = live
-            .session
-            .create_monitored_items(sub, TimestampsToReturn::Both, requests)
-            .await
-            .map_err(|e| ConnectError::Link(format!("device {}: CreateMonitoredItems: {e}", d.name)))?;
+        // In chunks: 10 000 items in one request are ~500 kB, past the message size servers accept
+        // (asyncua: 320 kB), and past their MaxMonitoredItemsPerCall.
+        let mut results = Vec::with_capacity(requests.len());
+        let mut requests = requests.into_iter().peekable();
+        while requests.peek().is_some() {
+            let chunk: Vec<_> = requests.by_ref().take(CREATE_CHUNK).collect();
+            let created = live
+                .session
+                .create_monitored_items(sub, TimestampsToReturn::Both, chunk)
+                .await
+                .map_err(|e| ConnectError::Link(format!("device {}: CreateMonitoredItems: {e}", d.name)))?;
+            results.extend(created);
+        }
         for (ii, r) in sent.into_iter().zip(results) {
             let status = r.result.status_code;
             if status.is_good() {
@@ -250,6 +258,9 @@ impl OpcuaDriver {
             .collect()
     }
 }
+
+/// Monitored items per CreateMonitoredItems: ~50 kB of request.
+const CREATE_CHUNK: usize = 1000;
 
 /// Nodes checked per Read: servers cap a request's nodes (MaxNodesPerRead), often at 1000 or more.
 const VERIFY_CHUNK: usize = 1000;
