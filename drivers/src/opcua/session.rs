@@ -97,6 +97,9 @@ impl std::fmt::Display for ConnectError {
     }
 }
 
+/// Array elements one message may carry: a publish of every item of a large device at once.
+const MAX_ITEMS_PER_MESSAGE: usize = 100_000;
+
 /// The agent's client, with its own certificate created in the PKI directory on first use.
 pub fn client(t: &Target) -> Result<Client, ConnectError> {
     std::fs::create_dir_all(&t.pki).map_err(|e| {
@@ -120,6 +123,11 @@ pub fn client(t: &Target) -> Result<Client, ConnectError> {
         .max_failed_keep_alive_count(2)
         .publish_timeout(t.timeout.max(Duration::from_secs(10)))
         .session_timeout(60_000)
+        // The crate's defaults (1000 array elements, 320 kB messages) refuse a publish of more than
+        // 1000 changes, so a subscription of 10 000 items dropped the session at its first publish.
+        .max_array_length(MAX_ITEMS_PER_MESSAGE)
+        .max_chunk_count(256)
+        .max_message_size(65_535 * 256)
         .client()
         .map_err(|e| ConnectError::Setup(format!("OPC UA client settings: {}", e.join("; "))))
 }
