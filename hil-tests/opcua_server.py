@@ -1,7 +1,8 @@
 """An OPC UA server on asyncua (an implementation independent of the agent's) for the driver tests.
 
 Serves namespace urn:edge-agent:test (index 2) with a boiler's nodes under Chinese names, a numeric, a
-GUID and an array node, one writable node, and optionally N changing nodes for the load bench. Reads
+GUID and an array node, one writable node, and optionally N changing nodes for the load bench; with
+--pki, the --policy endpoints; --user/--password or --user-cert for who may log on. Reads
 commands on stdin, one a line: `delete <node id>`, `add <string id> <value>`, `set <node id> <value>`.
 Prints `ready` once it listens.
 """

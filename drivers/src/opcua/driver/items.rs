@@ -58,11 +58,10 @@ impl OpcuaDriver {
         let mut requests = requests.into_iter().peekable();
         while requests.peek().is_some() {
             let chunk: Vec<_> = requests.by_ref().take(CREATE_CHUNK).collect();
-            let created = live
-                .session
-                .create_monitored_items(sub, TimestampsToReturn::Both, chunk)
-                .await
-                .map_err(|e| ConnectError::Link(format!("device {}: CreateMonitoredItems: {e}", d.name)))?;
+            let created =
+                live.session.create_monitored_items(sub, TimestampsToReturn::Both, chunk).await.map_err(
+                    |e| ConnectError::Link(format!("device {}: CreateMonitoredItems: {e}", d.name)),
+                )?;
             results.extend(created);
         }
         for (ii, r) in sent.into_iter().zip(results) {
