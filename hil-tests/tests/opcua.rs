@@ -1,5 +1,6 @@
 //! The OPC UA driver against asyncua, an independent server: subscriptions with deadband, every node id
-//! form, arrays, a node deleted while subscribed, a server restart mid-stream, writes, Chinese names.
+//! form, arrays, a node deleted while subscribed, a server restart mid-stream, a stalled server, writes,
+//! Chinese names.
 
 use std::time::{Duration, Instant};
 
@@ -152,6 +153,36 @@ async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(h.samples("锅炉一号.压力").len() > n + 3, "the restored subscription keeps publishing");
     assert!(h.device("锅炉一号").reconnects.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_server_is_detected_by_its_silence_and_read_again_when_it_resumes() {
+    let _serial = serial().await;
+    let server = Asyncua::start();
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
+    h.until(Duration::from_secs(20), "pressure Good", |h| good(h, "锅炉一号.压力")).await;
+    // Stopped, not killed: the TCP connection stays open and nothing answers on it, so only the
+    // keep-alive and publish timeouts can tell.
+    let signal = |s: &str| {
+        let ok = std::process::Command::new("kill").args([s, &server.pid().to_string()]).status().unwrap();
+        assert!(ok.success(), "kill {s}");
+    };
+    signal("-STOP");
+    let stalled = Instant::now();
+    h.until(Duration::from_secs(30), "every tag Bad (comms lost) while the server is stopped", |h| {
+        h.latest("锅炉一号.压力").is_some_and(|s| s.quality == Quality::Bad(Reason::CommsLost))
+    })
+    .await;
+    let err = h.device("锅炉一号").last_error().unwrap_or_default();
+    eprintln!("stall detected after {:?}: {err}", stalled.elapsed());
+    assert!(!h.device("锅炉一号").is_up(), "{err}");
+    signal("-CONT");
+    h.until(Duration::from_secs(30), "pressure Good again after the server resumed", |h| {
+        good(h, "锅炉一号.压力")
+    })
+    .await;
     h.stop().await;
 }
 

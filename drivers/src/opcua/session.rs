@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opcua::client::{Client, ClientBuilder, IdentityToken, Password, Session, SessionEventLoop};
-use std::str::FromStr;
-
 use opcua::crypto::{CertificateStore, SecurityPolicy, X509};
 use opcua::types::{EndpointDescription, MessageSecurityMode};
 
@@ -99,6 +97,9 @@ impl std::fmt::Display for ConnectError {
     }
 }
 
+/// Array elements one message may carry: a publish of every item of a large device at once.
+const MAX_ITEMS_PER_MESSAGE: usize = 100_000;
+
 /// The agent's client, with its own certificate created in the PKI directory on first use.
 pub fn client(t: &Target) -> Result<Client, ConnectError> {
     std::fs::create_dir_all(&t.pki).map_err(|e| {
@@ -122,8 +123,26 @@ pub fn client(t: &Target) -> Result<Client, ConnectError> {
         .max_failed_keep_alive_count(2)
         .publish_timeout(t.timeout.max(Duration::from_secs(10)))
         .session_timeout(60_000)
+        // The crate's defaults (1000 array elements, 320 kB messages) refuse a publish of more than
+        // 1000 changes, so a subscription of 10 000 items dropped the session at its first publish.
+        .max_array_length(MAX_ITEMS_PER_MESSAGE)
+        .max_chunk_count(256)
+        .max_message_size(65_535 * 256)
         .client()
         .map_err(|e| ConnectError::Setup(format!("OPC UA client settings: {}", e.join("; "))))
+}
+
+/// By variant, not by name: the crate's names for the Aes policies (`Aes128-Sha256-RsaOaep`) are not the
+/// URIs' (`Aes128_Sha256_RsaOaep`), and an unknown name makes `to_uri` panic.
+fn security_policy(p: Policy) -> SecurityPolicy {
+    match p {
+        Policy::None => SecurityPolicy::None,
+        Policy::Basic256Sha256 => SecurityPolicy::Basic256Sha256,
+        Policy::Aes128Sha256RsaOaep => SecurityPolicy::Aes128Sha256RsaOaep,
+        Policy::Aes256Sha256RsaPss => SecurityPolicy::Aes256Sha256RsaPss,
+        Policy::Basic128Rsa15 => SecurityPolicy::Basic128Rsa15,
+        Policy::Basic256 => SecurityPolicy::Basic256,
+    }
 }
 
 fn security_mode(m: Mode) -> MessageSecurityMode {
@@ -150,11 +169,7 @@ pub async fn open(
                 ))
             })?
             .map_err(|e| ConnectError::Link(format!("{}: GetEndpoints: {e}", t.endpoint)))?;
-    let policy_uri = SecurityPolicy::from_str(t.policy.uri_name())
-        .map_err(|_| {
-            ConnectError::Setup(format!("security policy {} is not available", t.policy.uri_name()))
-        })?
-        .to_uri();
+    let policy_uri = security_policy(t.policy).to_uri();
     let mode = security_mode(t.mode);
     let offered: Vec<String> = endpoints
         .iter()
@@ -204,6 +219,30 @@ fn check_trusted(endpoint: &EndpointDescription, pki: &Path) -> Result<(), Conne
         .and_then(|()| std::fs::write(&rejected, der))
         .map_err(|e| ConnectError::Setup(format!("cannot write {}: {e}", rejected.display())))?;
     Err(ConnectError::Untrusted { rejected, trusted })
+}
+
+/// A refused log-on, said with what the agent logged on as and where that came from.
+pub fn explain_refusal(why: String, id: &Identity) -> String {
+    const REFUSALS: [&str; 3] =
+        ["BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid"];
+    if !REFUSALS.iter().any(|r| why.contains(r)) {
+        return why;
+    }
+    let who = match id {
+        Identity::Anonymous => {
+            "anonymously; set `user` and a password, or `user_cert` and `user_key`".to_owned()
+        }
+        Identity::User { user, password: Secret::Env(var) } => {
+            format!("as user {user:?} with the password in ${var}; check both")
+        }
+        Identity::User { user, password: Secret::File(f) } => {
+            format!("as user {user:?} with the password in {}; check both", f.display())
+        }
+        Identity::Certificate { cert, .. } => {
+            format!("with the certificate {}; the server must trust it", cert.display())
+        }
+    };
+    format!("{why}: the server refused the log-on {who} (read again on every attempt)")
 }
 
 fn identity(id: &Identity) -> Result<IdentityToken, ConnectError> {
