@@ -200,10 +200,10 @@ impl Platform {
         let Session { link, settings, pace } = &mut *guard;
         for e in items {
             let r = &e.item;
-            let Some(slot) = pace.due(settings, &r.stack, r.cn, r.local_ms) else {
+            if !pace.due(settings, &r.stack, r.cn, r.local_ms) {
                 self.stats.held_by_interval.fetch_add(1, Ordering::Relaxed);
                 continue;
-            };
+            }
             if link.is_none() {
                 match Link::connect(&self.t).await {
                     Ok(l) => {
@@ -222,7 +222,7 @@ impl Platform {
             };
             self.count(l);
             match sent {
-                Ok(()) => pace.sent(&r.stack, r.cn, slot),
+                Ok(()) => pace.sent(&r.stack, r.cn, r.local_ms),
                 Err(err) => {
                     self.lose(link);
                     return retry(&self.t, err);

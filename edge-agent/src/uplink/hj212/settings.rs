@@ -95,26 +95,26 @@ impl Settings {
 /// in between stay in the store for the platform's history requests.
 #[derive(Debug, Default)]
 pub struct Pace {
-    /// (stack, CN) → the slot of the last record sent.
+    /// (stack, CN) → the platform-clock time of the last record sent (not its slot: the interval may
+    /// have changed since).
     last: std::collections::HashMap<(String, u16), i64>,
 }
 
 impl Pace {
-    /// The slot of the record of `stack`, `cn`, at `local_ms` (platform clock) when it is due.
-    pub fn due(&self, s: &Settings, stack: &str, cn: u16, local_ms: i64) -> Option<i64> {
+    /// Whether the record of `stack`, `cn`, at `local_ms` (platform clock) is due.
+    pub fn due(&self, s: &Settings, stack: &str, cn: u16, local_ms: i64) -> bool {
         let every_ms = match cn {
             protocols::hj212::cn::REALTIME => i64::from(s.rtd_interval) * 1000,
             protocols::hj212::cn::MINUTE => i64::from(s.min_interval) * 60_000,
-            _ => return Some(local_ms),
+            _ => return true,
         };
-        let slot = local_ms.div_euclid(every_ms.max(1));
-        let last = self.last.get(&(stack.to_owned(), cn));
-        (last != Some(&slot)).then_some(slot)
+        let slot = |ms: i64| ms.div_euclid(every_ms.max(1));
+        self.last.get(&(stack.to_owned(), cn)).is_none_or(|last| slot(*last) != slot(local_ms))
     }
 
-    /// The platform acknowledged the record of `slot`.
-    pub fn sent(&mut self, stack: &str, cn: u16, slot: i64) {
-        self.last.insert((stack.to_owned(), cn), slot);
+    /// The platform acknowledged the record at `local_ms`.
+    pub fn sent(&mut self, stack: &str, cn: u16, local_ms: i64) {
+        self.last.insert((stack.to_owned(), cn), local_ms);
     }
 }
 
@@ -130,7 +130,11 @@ mod tests {
         s.min_interval = 5;
         let mut pace = Pace::default();
         let mut send = |stack: &str, cn: u16, ms: i64| {
-            pace.due(&s, stack, cn, ms).map(|slot| pace.sent(stack, cn, slot)).is_some()
+            let due = pace.due(&s, stack, cn, ms);
+            if due {
+                pace.sent(stack, cn, ms);
+            }
+            due
         };
         let rtd: Vec<bool> = (0..6).map(|k| send("锅炉一号", cn::REALTIME, k * 30_000)).collect();
         assert_eq!(rtd, [true, false, true, false, true, false]);
@@ -140,8 +144,15 @@ mod tests {
         assert!(send("锅炉二号", cn::REALTIME, 30_000));
         assert!(send("锅炉一号", cn::HOUR, 0) && send("锅炉一号", cn::HOUR, 0));
         // Not acknowledged, not noted: a record sent again after an outage is still due.
-        assert!(pace.due(&s, "锅炉一号", cn::REALTIME, 180_000).is_some());
-        assert!(pace.due(&s, "锅炉一号", cn::REALTIME, 180_000).is_some());
+        assert!(pace.due(&s, "锅炉一号", cn::REALTIME, 180_000));
+        assert!(pace.due(&s, "锅炉一号", cn::REALTIME, 180_000));
+        // Sent at 30 s with 30 s; the platform sets 60: 30 s and 60 s are in different minutes.
+        s.rtd_interval = 30;
+        let mut pace = Pace::default();
+        pace.sent("锅炉一号", cn::REALTIME, 0);
+        s.rtd_interval = 60;
+        assert!(!pace.due(&s, "锅炉一号", cn::REALTIME, 30_000));
+        assert!(pace.due(&s, "锅炉一号", cn::REALTIME, 60_000));
     }
 
     #[test]
