@@ -12,7 +12,7 @@ python=${EDGE_TEST_PYTHON:-python3}
 until [ -x "$bin" ]; do echo "waiting for $bin (checking every minute)"; sleep 60; done
 work=$(mktemp -d)
 agent=; platform=
-trap 'kill $agent $platform 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $agent $platform 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 hz=$(getconf CLK_TCK)
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
