@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "3:8: uplink type `mqtt`: expected \"influxdb_v2\", \"influxdb_v1\", \"sparkplug_b\" or \"mqtt_json\""
+                "3:8: uplink type `mqtt`: expected \"influxdb_v2\", \"influxdb_v1\", \"sparkplug_b\", \"mqtt_json\" or \"hj212\""
             ]
         );
     }
