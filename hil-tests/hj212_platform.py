@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """An HJ 212 platform for tests, written apart from the agent's codec: it checks every frame's
 length (UTF-8 bytes) and CRC (HJ 212-2017 App. A), acknowledges uploads with 9014, drops the first
-`--drop-acks` acknowledgements on purpose, sends `--command` once a station has connected, and
-writes each frame it received as one JSON line to `--log`.
+`--drop-acks` acknowledgements on purpose, sends each `--command` on a session's first frame (before
+its acknowledgement), each `--later` command `--later-delay` seconds after it (while the station may
+be idle), and writes each frame it received as one JSON line to `--log`.
 
-    hj212_platform.py --port 9000 --log seen.jsonl [--drop-acks 2] [--command 'CN=1062;RtdInterval=60']
+    hj212_platform.py --port 9000 --log seen.jsonl [--drop-acks 2] [--command 'CN=1062;RtdInterval=60']...
 """
 import argparse
 import json
@@ -89,18 +90,27 @@ class Platform:
                 self.record(entry)
                 f = entry["fields"]
                 cn = f.get("CN", "")
+                if not commanded:
+                    commanded = True
+                    for command in self.args.command:
+                        self.send_command(conn, command, f)
+                    for command in self.args.later:
+                        threading.Timer(self.args.later_delay, self.send_command, (conn, command, f)).start()
                 if cn in ("2011", "2051", "2061", "2031") and int(f.get("Flag", "0")) & 1:
                     if self.dropped < self.args.drop_acks:
                         self.dropped += 1
                     else:
                         ack = "QN=%s;ST=91;CN=9014;PW=%s;MN=%s;Flag=4;CP=&&&&" % (f.get("QN", ""), f.get("PW", ""), f.get("MN", ""))
                         conn.sendall(frame(ack))
-                if self.args.command and not commanded:
-                    commanded = True
-                    qn = time.strftime("%Y%m%d%H%M%S") + "000"
-                    cn_part, _, cp = self.args.command.partition(";")
-                    cmd = "QN=%s;ST=91;%s;PW=%s;MN=%s;Flag=5;CP=&&%s&&" % (qn, cn_part, f.get("PW", ""), f.get("MN", ""), cp)
-                    conn.sendall(frame(cmd))
+
+    def send_command(self, conn, command, f):
+        qn = time.strftime("%Y%m%d%H%M%S") + "000"
+        cn_part, _, cp = command.partition(";")
+        cmd = "QN=%s;ST=91;%s;PW=%s;MN=%s;Flag=5;CP=&&%s&&" % (qn, cn_part, f.get("PW", ""), f.get("MN", ""), cp)
+        try:
+            conn.sendall(frame(cmd))
+        except OSError:
+            pass
 
 
 def main():
@@ -108,7 +118,9 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--drop-acks", type=int, default=0)
-    p.add_argument("--command", default="")
+    p.add_argument("--command", action="append", default=[])
+    p.add_argument("--later", action="append", default=[])
+    p.add_argument("--later-delay", type=float, default=1.0)
     args = p.parse_args()
     platform = Platform(args)
     srv = socket.socket()

@@ -2,14 +2,17 @@
 //! codec that checks each frame's length and CRC: the platform is down at first, then drops
 //! acknowledgements on purpose and sends a command; every record still arrives, in both editions.
 
+#[path = "support/hj212.rs"]
+mod hj212;
+
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use edge_agent::store::{Dictionary, Store, StoreConfig};
 use edge_agent::uplink::{UplinkConfig, UplinkStats};
+use hj212::{free_port, platform, seen};
 use protocols::{Sample, TagId, TextPool, Timestamp, Value};
 use serde_json::Value as Json;
 use tokio::sync::watch;
@@ -17,37 +20,6 @@ use tokio::sync::watch;
 const MINUTES: i64 = 20;
 /// 2024-01-01 08:00:00 Beijing time.
 const T0: i64 = 1_704_067_200;
-
-struct Platform(Child);
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn platform(port: u16, log: &std::path::Path, args: &[&str]) -> Platform {
-    let python = std::env::var("EDGE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../hil-tests/hj212_platform.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .args(["--port", &port.to_string(), "--log", log.to_str().unwrap()])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs the platform simulator");
-    // It prints `listening` once bound.
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "listening");
-    Platform(child)
-}
 
 /// Minute records of 锅炉一号 and one reading that is no record (counted unencodable).
 fn cems_store(dir: &std::path::Path) -> Store {
@@ -76,11 +48,6 @@ fn uplink(port: u16, edition: &str) -> UplinkConfig {
     );
     let config = edge_agent::config::parse(&text, "agent.toml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
     config.uplinks.into_iter().next().unwrap()
-}
-
-fn seen(log: &std::path::Path) -> Vec<Json> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 async fn outage_then_platform(edition: &str, flag: u8) {

@@ -73,7 +73,7 @@ pub fn render(g: &Generation, e: &mut Exposition) {
 /// Each uplink's families, with the store at `head`.
 fn uplinks(uplinks: &[Arc<UplinkStats>], head: u64, e: &mut Exposition) {
     type Get = fn(&UplinkStats) -> f64;
-    let families: [(&str, &str, &str, Get); 14] = [
+    let families: [(&str, &str, &str, Get); 20] = [
         (
             "edge_uplink_acked_seq",
             "gauge",
@@ -143,6 +143,36 @@ fn uplinks(uplinks: &[Arc<UplinkStats>], head: u64, e: &mut Exposition) {
         ("edge_uplink_corrupt_samples_total", "counter", "Samples lost inside corrupt store records.", |u| {
             u.corrupt_samples.load(Relaxed) as f64
         }),
+        (
+            "edge_uplink_resends_total",
+            "counter",
+            "Items sent again for want of the peer's reply (HJ 212 9014).",
+            |u| u.resends.load(Relaxed) as f64,
+        ),
+        ("edge_uplink_reply_timeouts_total", "counter", "Waits for the peer's reply that timed out.", |u| {
+            u.reply_timeouts.load(Relaxed) as f64
+        }),
+        (
+            "edge_uplink_sessions_opened_total",
+            "counter",
+            "Sessions to the peer opened (HJ 212 TCP links).",
+            |u| u.sessions_opened.load(Relaxed) as f64,
+        ),
+        (
+            "edge_uplink_sessions_lost_total",
+            "counter",
+            "Sessions to the peer lost (closed, no reply, reset).",
+            |u| u.sessions_lost.load(Relaxed) as f64,
+        ),
+        ("edge_uplink_session_up", "gauge", "1 while a session to the peer is open.", |u| {
+            u.session_up.load(Relaxed) as u8 as f64
+        }),
+        (
+            "edge_uplink_held_by_interval_total",
+            "counter",
+            "Records the peer's own intervals hold back (HJ 212 RtdInterval, MinInterval), kept for history.",
+            |u| u.held_by_interval.load(Relaxed) as f64,
+        ),
     ];
     for (name, kind, help, get) in families {
         e.family(name, kind, help);
@@ -187,6 +217,34 @@ mod tests {
             r#"edge_uplink_refused_samples_total{uplink="锅炉房"} 0"#,
             "# TYPE edge_uplink_refused_samples_total counter",
             "# TYPE edge_uplink_unencodable_samples_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn platform_sessions_resends_and_timeouts_are_shown_per_uplink() {
+        let p = Arc::new(UplinkStats::new("province-1"));
+        p.resends.store(2, Relaxed);
+        p.reply_timeouts.store(3, Relaxed);
+        p.sessions_opened.store(4, Relaxed);
+        p.sessions_lost.store(3, Relaxed);
+        p.session_up.store(true, Relaxed);
+        p.held_by_interval.store(18, Relaxed);
+        let other = Arc::new(UplinkStats::new("city-2"));
+        let mut e = Exposition::new();
+        uplinks(&[p, other], 0, &mut e);
+        let text = e.finish();
+        for line in [
+            r#"edge_uplink_resends_total{uplink="province-1"} 2"#,
+            r#"edge_uplink_reply_timeouts_total{uplink="province-1"} 3"#,
+            r#"edge_uplink_sessions_opened_total{uplink="province-1"} 4"#,
+            r#"edge_uplink_sessions_lost_total{uplink="province-1"} 3"#,
+            r#"edge_uplink_session_up{uplink="province-1"} 1"#,
+            r#"edge_uplink_held_by_interval_total{uplink="province-1"} 18"#,
+            r#"edge_uplink_session_up{uplink="city-2"} 0"#,
+            "# TYPE edge_uplink_session_up gauge",
+            "# TYPE edge_uplink_resends_total counter",
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");
         }

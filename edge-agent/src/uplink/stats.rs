@@ -32,6 +32,16 @@ pub struct UplinkStats {
     pub commands_refused: AtomicU64,
     /// Births published again because the peer asked (Sparkplug NCMD rebirth) or a session began.
     pub rebirths: AtomicU64,
+    /// Session peers (HJ 212 platforms): items sent again for want of a reply, waits for a reply that
+    /// timed out, sessions opened and lost, and whether one is open now.
+    pub resends: AtomicU64,
+    pub reply_timeouts: AtomicU64,
+    pub sessions_opened: AtomicU64,
+    pub sessions_lost: AtomicU64,
+    pub session_up: AtomicBool,
+    /// Records the peer's own interval settings hold back (HJ 212 RtdInterval, MinInterval): acknowledged
+    /// in the store, kept for history requests, not sent live.
+    pub held_by_interval: AtomicU64,
     pub up: AtomicBool,
     pub write_latency: Histogram,
     last_error: std::sync::Mutex<Option<String>>,
@@ -57,6 +67,12 @@ impl UplinkStats {
             commands_written: AtomicU64::new(0),
             commands_refused: AtomicU64::new(0),
             rebirths: AtomicU64::new(0),
+            resends: AtomicU64::new(0),
+            reply_timeouts: AtomicU64::new(0),
+            sessions_opened: AtomicU64::new(0),
+            sessions_lost: AtomicU64::new(0),
+            session_up: AtomicBool::new(false),
+            held_by_interval: AtomicU64::new(0),
             up: AtomicBool::new(false),
             write_latency: Histogram::new(LATENCY_BUCKETS),
             last_error: std::sync::Mutex::new(None),

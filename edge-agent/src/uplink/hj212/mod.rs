@@ -6,8 +6,11 @@
 
 mod config;
 mod history;
+mod idle;
 mod link;
+mod settings;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,42 +22,71 @@ use tokio::task::JoinHandle;
 pub use config::{Hj212Target, parse};
 use history::{HistoryRequest, Retention, read_all};
 use link::{Link, LinkError};
+use settings::{Pace, Settings};
 
 use super::registry::KindConfig;
 use super::sink::{BoxFuture, Delivery, Encoded, Replay, Sink, Unencodable};
 use super::task::{self, UplinkContext};
 use crate::store::Batch;
+use crate::uplink::UplinkStats;
 
-/// One record: its QN (the 9014 names it) and its frames (more than one when split by PNUM/PNO).
+/// One record: its QN (the 9014 names it), its segment and frames (more than one when split by
+/// PNUM/PNO), and what the platform's intervals pace it by.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub qn: String,
     pub frames: Vec<String>,
+    seg: Segment,
+    stack: String,
+    cn: u16,
+    /// `DataTime` in ms of the platform's clock.
+    local_ms: i64,
 }
 
-pub struct Hj212Sink {
+impl Record {
+    /// The frames with the password the platform set last (1072), which may be newer than the record.
+    fn frames_with(&self, password: &str) -> Vec<String> {
+        if self.seg.pw == password {
+            return self.frames.clone();
+        }
+        let seg = Segment { pw: password.to_owned(), ..self.seg.clone() };
+        encode_frames(&seg, MAX_SEGMENT).unwrap_or_else(|_| self.frames.clone())
+    }
+}
+
+/// The session to the platform and what the platform set, under one lock: one record at a time.
+struct Session {
+    link: Option<Link>,
+    settings: Settings,
+    pace: Pace,
+}
+
+pub struct Platform {
     t: Hj212Target,
-    link: Mutex<Option<Link>>,
-    /// Sends of a record beyond its first (no 9014 in time).
-    pub resends: AtomicU64,
+    session: Mutex<Session>,
+    stats: Arc<UplinkStats>,
     /// QNs are the send time in ms; kept increasing so two records never share one.
     last_qn: AtomicU64,
     retention: Retention,
 }
 
+/// The sink the generic sender drives; the idle listener shares the platform.
+pub struct Hj212Sink(Arc<Platform>);
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-impl Hj212Sink {
-    pub fn new(t: &Hj212Target, store: std::sync::Arc<crate::store::Shared>) -> Hj212Sink {
+impl Platform {
+    fn new(t: &Hj212Target, cx: &UplinkContext) -> Platform {
         let keep = i64::try_from(t.history.as_nanos()).unwrap_or(i64::MAX);
-        Hj212Sink {
+        let settings = Settings::load(cx.store.dir(), &cx.name, &t.password);
+        Platform {
             t: t.clone(),
-            link: Mutex::new(None),
-            resends: AtomicU64::new(0),
+            session: Mutex::new(Session { link: None, settings, pace: Pace::default() }),
+            stats: cx.stats.clone(),
             last_qn: AtomicU64::new(0),
-            retention: Retention::new(store, keep),
+            retention: Retention::new(cx.store.clone(), keep),
         }
     }
 
@@ -66,12 +98,12 @@ impl Hj212Sink {
     }
 }
 
-impl Hj212Sink {
+impl Platform {
     fn encode_one(&self, s: &protocols::Sample, batch: &Batch) -> Result<Record, String> {
         let Some((_, tag)) = batch.dict.tags.get(s.tag.0 as usize) else {
             return Err(format!("tag id {} is not in the segment's dictionary", s.tag.0));
         };
-        let (mn, code) = route(&self.t, tag)
+        let (stack, mn, code) = route(&self.t, tag)
             .ok_or_else(|| format!("{tag} is not an HJ 212 record of a stack in `stations`"))?;
         let Value::Text(id) = s.value else { return Err(format!("{tag}: an HJ 212 record is text")) };
         let body =
@@ -95,7 +127,8 @@ impl Hj212Sink {
             cp: Cp { groups: cp.groups },
         };
         let frames = encode_frames(&seg, MAX_SEGMENT).map_err(|e| format!("{tag}: {e}"))?;
-        Ok(Record { qn, frames })
+        let local_ms = ts_ms + i64::from(self.t.utc_offset_secs) * 1000;
+        Ok(Record { qn, frames, seg, stack: stack.to_owned(), cn: code, local_ms })
     }
 
     /// The records a re-send request asks for, read back from the store on the blocking pool.
@@ -108,7 +141,8 @@ impl Hj212Sink {
                 for s in &batch.samples {
                     let ts_ms = s.ts.as_nanos() / 1_000_000;
                     let tag = batch.dict.tags.get(s.tag.0 as usize).map(|t| t.1.as_str());
-                    if tag.and_then(|tag| route(&t, tag)) == Some((want.mn.as_str(), want.cn))
+                    if tag.and_then(|tag| route(&t, tag)).map(|r| (r.1, r.2))
+                        == Some((want.mn.as_str(), want.cn))
                         && (want.begin_ms..=want.end_ms).contains(&ts_ms)
                     {
                         picked.push((*s, batch.clone_empty()));
@@ -124,7 +158,7 @@ impl Hj212Sink {
     }
 
     /// Serves the re-send requests that came in on the session: the records, then 9012.
-    async fn serve_history(&self, link: &mut Link) -> Result<(), LinkError> {
+    async fn serve_history(&self, link: &mut Link, s: &mut Settings) -> Result<(), LinkError> {
         for req in std::mem::take(&mut link.history) {
             let (records, rtn) = match self.history(&req).await {
                 Ok(r) if r.is_empty() => (r, "100"),
@@ -135,16 +169,72 @@ impl Hj212Sink {
                 }
             };
             for r in &records {
-                link.send(&self.t, &r.qn, &r.frames, now_ms).await?;
+                let frames = r.frames_with(&s.password);
+                let sent = link.send(&self.t, s, &r.qn, &frames, now_ms).await;
+                self.count(link);
+                sent?;
             }
-            link.reply(&self.t, &req.qn, &req.mn, cn::EXECUTE_REPLY, vec![Field::new("ExeRtn", rtn)]).await?;
+            link.reply(&self.t, s, &req.qn, &req.mn, cn::EXECUTE_REPLY, vec![Field::new("ExeRtn", rtn)])
+                .await?;
         }
         Ok(())
     }
+
+    /// Moves the session's timeouts and resends to /metrics.
+    fn count(&self, link: &mut Link) {
+        self.stats.reply_timeouts.fetch_add(std::mem::take(&mut link.timeouts), Ordering::Relaxed);
+        self.stats.resends.fetch_add(std::mem::take(&mut link.resends), Ordering::Relaxed);
+    }
+
+    /// The session failed: dropped (a session that lost a reply may be half-dead), counted.
+    fn lose(&self, link: &mut Option<Link>) {
+        if let Some(mut l) = link.take() {
+            self.count(&mut l);
+            self.stats.sessions_lost.fetch_add(1, Ordering::Relaxed);
+            self.stats.session_up.store(false, Ordering::Relaxed);
+        }
+    }
+
+    async fn deliver(&self, items: &[Encoded<Record>]) -> Delivery {
+        let mut guard = self.session.lock().await;
+        let Session { link, settings, pace } = &mut *guard;
+        for e in items {
+            let r = &e.item;
+            if !pace.due(settings, &r.stack, r.cn, r.local_ms) {
+                self.stats.held_by_interval.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if link.is_none() {
+                match Link::connect(&self.t).await {
+                    Ok(l) => {
+                        *link = Some(l);
+                        self.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
+                        self.stats.session_up.store(true, Ordering::Relaxed);
+                    }
+                    Err(e) => return retry(&self.t, e),
+                }
+            }
+            let Some(l) = link.as_mut() else { continue };
+            let frames = r.frames_with(&settings.password);
+            let sent = match l.send(&self.t, settings, &r.qn, &frames, now_ms).await {
+                Ok(_) => self.serve_history(l, settings).await,
+                Err(e) => Err(e),
+            };
+            self.count(l);
+            match sent {
+                Ok(()) => pace.sent(&r.stack, r.cn, r.local_ms),
+                Err(err) => {
+                    self.lose(link);
+                    return retry(&self.t, err);
+                }
+            }
+        }
+        Delivery::Acknowledged
+    }
 }
 
-/// `<stack>.hj212.<kind>` of a configured stack: its MN and CN.
-fn route<'a>(t: &'a Hj212Target, tag: &str) -> Option<(&'a str, u16)> {
+/// `<stack>.hj212.<kind>` of a configured stack: the stack, its MN and CN.
+fn route<'a>(t: &'a Hj212Target, tag: &str) -> Option<(&'a str, &'a str, u16)> {
     let (stack, kind) = tag.rsplit_once(".hj212.")?;
     let code = match kind {
         "rtd" => cn::REALTIME,
@@ -153,8 +243,8 @@ fn route<'a>(t: &'a Hj212Target, tag: &str) -> Option<(&'a str, u16)> {
         "day" => cn::DAY,
         _ => return None,
     };
-    let mn = t.stations.iter().find(|(s, _)| s == stack)?;
-    Some((mn.1.as_str(), code))
+    let (stack, mn) = t.stations.iter().find(|(s, _)| s == stack)?;
+    Some((stack.as_str(), mn.as_str(), code))
 }
 
 impl Sink for Hj212Sink {
@@ -162,10 +252,10 @@ impl Sink for Hj212Sink {
     const QUARANTINE_EXT: &'static str = "hj212";
 
     fn encode(&self, batch: &Batch, _: Replay, out: &mut Vec<Encoded<Record>>) -> Unencodable {
-        self.retention.note(batch);
+        self.0.retention.note(batch);
         let mut skipped = Unencodable::default();
         for s in &batch.samples {
-            match self.encode_one(s, batch) {
+            match self.0.encode_one(s, batch) {
                 Ok(record) => out.push(Encoded { item: record, samples: 1 }),
                 Err(why) => skipped.add(|| why),
             }
@@ -174,34 +264,7 @@ impl Sink for Hj212Sink {
     }
 
     fn deliver<'a>(&'a self, items: &'a [Encoded<Record>]) -> BoxFuture<'a, Delivery> {
-        Box::pin(async move {
-            let mut link = self.link.lock().await;
-            for e in items {
-                if link.is_none() {
-                    match Link::connect(&self.t).await {
-                        Ok(l) => *link = Some(l),
-                        Err(e) => return retry(&self.t, e),
-                    }
-                }
-                let Some(l) = link.as_mut() else { continue };
-                let sent = match l.send(&self.t, &e.item.qn, &e.item.frames, now_ms).await {
-                    Ok(sent) => self.serve_history(l).await.map(|()| sent),
-                    Err(e) => Err(e),
-                };
-                match sent {
-                    Ok(sent) => {
-                        self.resends.fetch_add(u64::from(sent - 1), Ordering::Relaxed);
-                    }
-                    Err(err) => {
-                        // A session that lost a reply may be half-dead: start afresh.
-                        *link = None;
-                        self.resends.fetch_add(u64::from(self.t.retries), Ordering::Relaxed);
-                        return retry(&self.t, err);
-                    }
-                }
-            }
-            Delivery::Acknowledged
-        })
+        Box::pin(self.0.deliver(items))
     }
 
     fn describe(&self, item: &Record) -> String {
@@ -209,7 +272,7 @@ impl Sink for Hj212Sink {
     }
 
     fn peer(&self) -> String {
-        self.t.address.clone()
+        self.0.t.address.clone()
     }
 }
 
@@ -238,7 +301,12 @@ impl KindConfig for Hj212Target {
     }
 
     fn start(&self, cx: UplinkContext) -> JoinHandle<Result<(), String>> {
-        let store = cx.store.clone();
-        task::spawn(cx, Ok(Hj212Sink::new(self, store)))
+        let platform = Arc::new(Platform::new(self, &cx));
+        idle::spawn_beside(
+            platform.clone(),
+            cx.stop.clone(),
+            cx.name.clone(),
+            task::spawn(cx, Ok(Hj212Sink(platform))),
+        )
     }
 }
