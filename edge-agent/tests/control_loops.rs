@@ -79,11 +79,13 @@ tuning = {{ gain = 0.25, integral = "3s" }}
     assert!(settled, "PV {} after 40 s", read_f32(&device.plant, 2));
     let valves = seen.lock().unwrap().clone();
     assert!(valves.iter().all(|(_, v)| (0.0..=60.0).contains(v)), "the valve left its limits");
-    // 20 %/s: between two looks at the valve it moves at most 20 %/s of the time between them, plus one
-    // 100 ms tick's step (the looks and the ticks are not in phase).
-    for w in valves.windows(2) {
-        let (dt, dv) = ((w[1].0 - w[0].0).as_secs_f32(), (w[1].1 - w[0].1).abs());
-        assert!(dv <= 20.0 * (dt + 0.1) + 1e-3, "the valve moved {dv} % in {dt} s");
+    // 20 %/s. Each tick's step is at most 2 % (the unit test `a_late_step_moves_the_output_at_most_one_period_of_its_rate`
+    // holds that exactly); at the valve, writes queued behind a busy link may land together, so the rate is
+    // checked over spans of at least 2 s, with half a second of slack for the ticks and writes in flight.
+    for (i, &(t0, v0)) in valves.iter().enumerate() {
+        let Some(&(t1, v1)) = valves[i..].iter().find(|(t, _)| (*t - t0).as_secs_f32() >= 2.0) else { break };
+        let (dt, dv) = ((t1 - t0).as_secs_f32(), (v1 - v0).abs());
+        assert!(dv <= 20.0 * (dt + 0.5) + 1e-3, "the valve moved {dv} % in {dt} s");
     }
     assert!((read_f32(&device.plant, 0) - 47.5).abs() < 0.5, "valve {}", read_f32(&device.plant, 0));
     let (_, metrics) = agent.get("/metrics");
