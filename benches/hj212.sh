@@ -3,13 +3,13 @@
 # each a [[cems]] with real-time records every 30 s and minute records every minute, all reported by one
 # hj212 uplink to hil-tests/hj212_platform.py (which checks every frame's length and CRC). Medians of
 # RUNS windows of SECS seconds each, after a warm-up; the platform simulator's own CPU is not counted.
-# The binary is a release build of main (BIN); the script waits for it rather than building one.
-#   benches/hj212.sh              STACKS=50 SECS=60 RUNS=3 BIN=/work/bin/edge-agent
+#   benches/hj212.sh              STACKS=50 SECS=60 RUNS=3 (BIN=path: a built agent, no build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stacks=${STACKS:-50}; secs=${SECS:-60}; runs=${RUNS:-3}; bin=${BIN:-/work/bin/edge-agent}
+stacks=${STACKS:-50}; secs=${SECS:-60}; runs=${RUNS:-3}
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p edge-agent --bin edge-agent; fi
+bin=${BIN:-$PWD/target/release/edge-agent}
 python=${EDGE_TEST_PYTHON:-python3}
-until [ -x "$bin" ]; do echo "waiting for $bin (checking every minute)"; sleep 60; done
 work=$(mktemp -d)
 agent=; platform=
 trap 'kill $agent $platform 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
