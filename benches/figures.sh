@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-7}
-cargo build --release -q -p edge-agent --bin edge-agent --example gen_config
-bin=target/release/edge-agent
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p edge-agent --bin edge-agent --example gen_config; fi
+bin=${BIN:-target/release/edge-agent}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -26,7 +26,7 @@ done
 echo "idle RSS after 10 s on demo.toml (MiB, median of $runs): $(median < "$work/rss")"
 echo "start to first sample (ms, median of $runs): $(median < "$work/first")"
 
-target/release/examples/gen_config 100 100 > "$work/big.toml"
+"${GEN:-target/release/examples/gen_config}" 100 100 > "$work/big.toml"
 : > "$work/check"
 for _ in $(seq "$runs"); do
   s=$(date +%s%N); "$bin" check -c "$work/big.toml" > /dev/null; e=$(date +%s%N)
