@@ -247,3 +247,37 @@ pub fn split_keys<'i>(
     let wrap = |t| Spanned::new(span.clone(), DeValue::Table(t));
     Some((wrap(these), wrap(rest)))
 }
+
+/// `[[<section>.<item>]]` entries that each carry a list of `[[<section>.<item>.<child>]]` (devices on a link,
+/// instruments on a port), each child with its `tags` list. Every error of every entry, child and tag is
+/// reported; an entry is kept only when it parses itself, with the children that parsed.
+pub fn links_with_children<L, C, T>(
+    value: Spanned<DeValue<'_>>,
+    (section_name, item, child): (&str, &str, &str),
+    errors: &mut ConfigErrors,
+    attach_tags: fn(&mut C, Vec<T>),
+    attach_children: fn(&mut L, Vec<C>),
+) -> Vec<L>
+where
+    L: DeserializeOwned,
+    C: DeserializeOwned,
+    T: DeserializeOwned,
+{
+    let mut links = Vec::new();
+    for mut entry in sub_item_values(value, section_name, item, errors) {
+        let children = take_list(&mut entry, child);
+        let link = section::<L>(entry, errors);
+        let children: Vec<C> = match children {
+            Some(list) => each_raw(list, child, errors)
+                .into_iter()
+                .filter_map(|c| with_list(c, "tags", errors, attach_tags))
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(mut link) = link {
+            attach_children(&mut link, children);
+            links.push(link);
+        }
+    }
+    links
+}

@@ -9,7 +9,7 @@ use super::{ModbusDeviceConfig, ModbusLinkConfig};
 use crate::Driver;
 use crate::diag::ConfigErrors;
 use crate::kind::{BuildContext, DeclaredDevice, DeclaredTag, DriverKind, LinkConfig};
-use crate::sections::{Problem, each_raw, section, sub_item_values, take_list, with_list};
+use crate::sections::{Problem, links_with_children};
 
 pub struct ModbusKind;
 
@@ -19,25 +19,16 @@ impl DriverKind for ModbusKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn LinkConfig>> {
-        let mut links = Vec::new();
-        for mut item in sub_item_values(value, "modbus", "link", errors) {
-            let devices = take_list(&mut item, "device");
-            let link = section::<ModbusLinkConfig>(item, errors);
-            let devices: Vec<ModbusDeviceConfig> = match devices {
-                Some(list) => each_raw(list, "device", errors)
-                    .into_iter()
-                    .filter_map(|d| {
-                        with_list(d, "tags", errors, |d: &mut ModbusDeviceConfig, tags| d.tags = tags)
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            if let Some(mut link) = link {
-                link.devices = devices;
-                links.push(Arc::new(link) as Arc<dyn LinkConfig>);
-            }
-        }
-        links
+        links_with_children(
+            value,
+            ("modbus", "link", "device"),
+            errors,
+            |d: &mut ModbusDeviceConfig, tags| d.tags = tags,
+            |l: &mut ModbusLinkConfig, devices| l.devices = devices,
+        )
+        .into_iter()
+        .map(|l| Arc::new(l) as Arc<dyn LinkConfig>)
+        .collect()
     }
 }
 

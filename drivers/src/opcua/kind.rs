@@ -10,7 +10,7 @@ use super::config::OpcuaDeviceConfig;
 use crate::Driver;
 use crate::diag::ConfigErrors;
 use crate::kind::{BuildContext, DeclaredDevice, DeclaredTag, DriverKind, LinkConfig};
-use crate::sections::{Problem, each_raw, section, sub_item_values, take_list, with_list};
+use crate::sections::{Problem, links_with_children};
 
 pub struct OpcuaKind;
 
@@ -20,25 +20,16 @@ impl DriverKind for OpcuaKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn LinkConfig>> {
-        let mut links = Vec::new();
-        for mut item in sub_item_values(value, "opcua", "link", errors) {
-            let devices = take_list(&mut item, "device");
-            let link = section::<OpcuaLinkConfig>(item, errors);
-            let devices: Vec<OpcuaDeviceConfig> = match devices {
-                Some(list) => each_raw(list, "device", errors)
-                    .into_iter()
-                    .filter_map(|d| {
-                        with_list(d, "tags", errors, |d: &mut OpcuaDeviceConfig, tags| d.tags = tags)
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            if let Some(mut link) = link {
-                link.devices = devices;
-                links.push(Arc::new(link) as Arc<dyn LinkConfig>);
-            }
-        }
-        links
+        links_with_children(
+            value,
+            ("opcua", "link", "device"),
+            errors,
+            |d: &mut OpcuaDeviceConfig, tags| d.tags = tags,
+            |l: &mut OpcuaLinkConfig, devices| l.devices = devices,
+        )
+        .into_iter()
+        .map(|l| Arc::new(l) as Arc<dyn LinkConfig>)
+        .collect()
     }
 }
 

@@ -9,7 +9,7 @@ use super::{InstrumentConfig, SerialPortConfig};
 use crate::Driver;
 use crate::diag::ConfigErrors;
 use crate::kind::{BuildContext, DeclaredDevice, DeclaredTag, DriverKind, LinkConfig};
-use crate::sections::{Problem, each_raw, section, sub_item_values, take_list, with_list};
+use crate::sections::{Problem, links_with_children};
 
 pub struct SerialKind;
 
@@ -19,25 +19,16 @@ impl DriverKind for SerialKind {
     }
 
     fn parse(&self, value: Spanned<DeValue<'_>>, errors: &mut ConfigErrors) -> Vec<Arc<dyn LinkConfig>> {
-        let mut ports = Vec::new();
-        for mut item in sub_item_values(value, "serial", "port", errors) {
-            let instruments = take_list(&mut item, "instrument");
-            let port = section::<SerialPortConfig>(item, errors);
-            let instruments: Vec<InstrumentConfig> = match instruments {
-                Some(list) => each_raw(list, "instrument", errors)
-                    .into_iter()
-                    .filter_map(|i| {
-                        with_list(i, "tags", errors, |i: &mut InstrumentConfig, tags| i.tags = tags)
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            if let Some(mut port) = port {
-                port.instruments = instruments;
-                ports.push(Arc::new(port) as Arc<dyn LinkConfig>);
-            }
-        }
-        ports
+        links_with_children(
+            value,
+            ("serial", "port", "instrument"),
+            errors,
+            |i: &mut InstrumentConfig, tags| i.tags = tags,
+            |l: &mut SerialPortConfig, instruments| l.instruments = instruments,
+        )
+        .into_iter()
+        .map(|l| Arc::new(l) as Arc<dyn LinkConfig>)
+        .collect()
     }
 }
 
