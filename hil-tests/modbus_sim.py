@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A Modbus server from pymodbus, an implementation independent of ours, for conformance tests.
 
-    modbus_sim.py --map MAP.json --tcp 127.0.0.1:PORT
+    modbus_sim.py --map MAP.json --tcp 127.0.0.1:PORT [--ports N]
     modbus_sim.py --map MAP.json --rtu /dev/pts/N --baud 19200 --parity E
 
 MAP.json: {"units": {"1": [{"space": "holding", "address": 100, "type": "f32", "order": "CDAB",
@@ -19,7 +19,7 @@ import sys
 
 from pymodbus.framer import FramerType
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
-from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
+from pymodbus.server import ModbusTcpServer, StartAsyncSerialServer, StartAsyncTcpServer
 
 FORMATS = {"u16": ">H", "i16": ">h", "u32": ">I", "i32": ">i", "f32": ">f",
            "u64": ">Q", "i64": ">q", "f64": ">d"}
@@ -75,13 +75,19 @@ async def main():
     p.add_argument("--baud", type=int, default=19200)
     p.add_argument("--parity", default="N")
     p.add_argument("--framer", default="socket", help="socket (Modbus TCP) or rtu (RTU frames over TCP)")
+    p.add_argument("--ports", type=int, default=1, help="serve the same map on PORT .. PORT+N-1 (one device a port)")
     args = p.parse_args()
     with open(args.map) as f:
         ctx = context(json.load(f)["units"])
     print("ready", flush=True)
     if args.tcp:
         host, port = args.tcp.rsplit(":", 1)
-        await StartAsyncTcpServer(context=ctx, address=(host, int(port)), framer=FramerType(args.framer))
+        if args.ports == 1:
+            await StartAsyncTcpServer(context=ctx, address=(host, int(port)), framer=FramerType(args.framer))
+        else:
+            servers = [ModbusTcpServer(context=ctx, address=(host, int(port) + i), framer=FramerType(args.framer))
+                       for i in range(args.ports)]
+            await asyncio.gather(*(s.serve_forever() for s in servers))
     else:
         parity = {"none": "N", "even": "E", "odd": "O"}.get(args.parity, args.parity)
         await StartAsyncSerialServer(context=ctx, framer=FramerType.RTU, port=args.rtu, baudrate=args.baud,
