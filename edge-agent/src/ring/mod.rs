@@ -131,6 +131,8 @@ pub struct Ring {
     data: Waiters,
     /// Writers parked for space.
     space: Waiters,
+    /// Lossless readers lingering between drains, woken when a writer finds the ring full.
+    pressure: Waiters,
     registry: Mutex<Registry>,
 }
 
@@ -150,6 +152,7 @@ impl Ring {
             back_pressure: Padded(AtomicU64::new(0)),
             data: Waiters::new(),
             space: Waiters::new(),
+            pressure: Waiters::new(),
             registry: Mutex::new(Registry::default()),
         })
     }
@@ -209,6 +212,7 @@ impl Ring {
         self.head.fetch_or(CLOSED, Ordering::SeqCst);
         self.data.wake_all();
         self.space.wake_all();
+        self.pressure.wake_all();
     }
 
     pub fn is_closed(&self) -> bool {

@@ -149,6 +149,27 @@ impl RingReader {
         seq
     }
 
+    /// Resolves once there is something to read (or the ring closed), without taking it.
+    pub async fn readable(&self) {
+        let ring = &*self.ring;
+        let seq = self.cursor;
+        let cap = ring.lap();
+        ring.data
+            .wait_until(|| ring.stamp(seq).load(Ordering::Acquire) >= seq + cap || ring.is_closed())
+            .await
+    }
+
+    /// Resolves once a writer has found the ring full (or it closed): a lossless reader that drains in
+    /// batches waits on this between drains, instead of being woken by every push.
+    pub async fn held_back(&self) {
+        let ring = &*self.ring;
+        let full = || {
+            let head = ring.head.load(Ordering::SeqCst);
+            head & CLOSED != 0 || (head & !CLOSED) >= self.cursor + ring.lap()
+        };
+        ring.pressure.wait_until(full).await
+    }
+
     /// Waits for at least one sample and appends up to `max`. `None` once the ring is closed and this
     /// reader has drained it. `max == 0` returns `Some(0)` at once.
     pub async fn read(&mut self, out: &mut Vec<Sample>, max: usize) -> Option<usize> {

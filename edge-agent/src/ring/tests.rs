@@ -234,3 +234,33 @@ fn an_empty_push_accepts_nothing() {
     assert_eq!(ring.writer().try_push(&[]), PushOutcome::Accepted(0));
     assert_eq!(ring.stats().written, 0);
 }
+
+/// The store thread's two waits: `readable` wakes on the first push, `held_back` only once a writer
+/// finds the ring full, so pushes into a ring with room do not wake a lingering lossless reader.
+#[tokio::test]
+async fn a_lingering_reader_is_woken_by_a_full_ring_not_by_each_push() {
+    use std::time::Duration;
+    let ring = Ring::new(4);
+    let writer = ring.writer();
+    let mut reader = ring.reader("store", ReadPolicy::Lossless);
+    let short = Duration::from_millis(50);
+    assert!(tokio::time::timeout(short, reader.readable()).await.is_err(), "nothing pushed yet");
+    assert_eq!(writer.try_push(&batch(1, 0..2)), PushOutcome::Accepted(2));
+    assert!(tokio::time::timeout(short, reader.readable()).await.is_ok(), "a sample is there");
+    assert!(tokio::time::timeout(short, reader.held_back()).await.is_err(), "the ring has room");
+
+    assert_eq!(writer.try_push(&batch(1, 2..6)), PushOutcome::Accepted(2), "two slots were left");
+    let parked = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.wait_for_space().await }
+    });
+    tokio::time::timeout(Duration::from_secs(5), reader.held_back()).await.expect("a full ring wakes it");
+    let mut out = Vec::new();
+    assert_eq!(reader.try_read(&mut out, 16).read, 4);
+    tokio::time::timeout(Duration::from_secs(5), parked).await.expect("the writer has room again").unwrap();
+    assert_eq!(numbers(&out), vec![0, 1, 2, 3]);
+
+    ring.close();
+    tokio::time::timeout(Duration::from_secs(5), reader.held_back()).await.expect("close ends the linger");
+    tokio::time::timeout(Duration::from_secs(5), reader.readable()).await.expect("close ends the wait");
+}

@@ -111,7 +111,12 @@ impl RingWriter {
                 }
                 let limit = ring.claim_limit();
                 self.limit.store(limit, Ordering::Release);
-                limit > head
+                let room = limit > head;
+                if !room {
+                    // A lossless reader lingering between drains must drain now.
+                    ring.pressure.wake();
+                }
+                room
             })
             .await
     }

@@ -2,11 +2,14 @@
 //! under load, and then simply shows a newer value.
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protocols::{Sample, TagId};
 
 use crate::ring::RingReader;
+
+/// How stale /tags may be under load, in exchange for one wake per interval instead of one per scan.
+const LINGER: Duration = Duration::from_millis(100);
 
 pub struct Snapshot {
     last: Mutex<Vec<Option<Sample>>>,
@@ -51,13 +54,27 @@ pub async fn run(
 ) {
     let mut batch = Vec::with_capacity(1024);
     let mut first = true;
-    while reader.read(&mut batch, 1024).await.is_some() {
-        if first && !batch.is_empty() {
+    loop {
+        let r = reader.try_read(&mut batch, 1024);
+        if r.closed {
+            break;
+        }
+        if batch.is_empty() {
+            // Idle: the next push wakes us. Busy (below): a lull between drains, so that one wake
+            // carries many scans.
+            reader.readable().await;
+            continue;
+        }
+        if first {
             first = false;
             tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "first sample acquired");
         }
         snapshot.record(&batch);
         history.record(&batch);
+        let full = batch.len() == 1024;
         batch.clear();
+        if !full {
+            tokio::time::sleep(LINGER).await;
+        }
     }
 }

@@ -198,6 +198,14 @@ impl Store {
         Ok(())
     }
 
+    /// When [`Store::tick`] must next run to keep the sync promise: `None` while nothing is unsynced.
+    pub fn sync_due(&self) -> Option<Instant> {
+        match (self.cfg.sync, self.unsynced_since) {
+            (SyncPolicy::Every(window), Some(since)) => Some(since + window),
+            _ => None,
+        }
+    }
+
     /// Makes everything appended so far durable.
     pub fn sync(&mut self) -> Result<(), StoreError> {
         if self.unsynced_since.is_none() {

@@ -9,13 +9,18 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use protocols::TextPool;
+use protocols::{Sample, TextPool};
 
 use super::{Dictionary, Shared, Store};
 use crate::ring::RingReader;
 
-/// How often the store is ticked while no sample arrives, so a group commit is never late by more.
-const IDLE_TICK: Duration = Duration::from_millis(10);
+/// Between drains under load the thread sleeps this long rather than wake for every scan: one append
+/// (one write call, one wake of each uplink) then carries every scan of the interval. A writer that
+/// finds the ring full cuts the sleep short.
+const LINGER: Duration = Duration::from_millis(50);
+/// While no sample arrives and nothing waits for a sync, the store is still ticked this often (it
+/// deletes segments every uplink has passed).
+const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Samples per record: large enough to amortise the checksum and the write call (192 KiB).
 const BATCH: usize = 8192;
 
@@ -73,7 +78,7 @@ fn run(mut store: Store, feeds: Receiver<Feed>, runtime: tokio::runtime::Handle)
     let mut batch = Vec::with_capacity(BATCH);
     let mut failing = false;
     loop {
-        let mut feed = match feeds.recv_timeout(IDLE_TICK) {
+        let Feed { mut reader, dict, texts } = match feeds.recv_timeout(IDLE_TICK) {
             Ok(f) => f,
             Err(RecvTimeoutError::Timeout) => {
                 tick(&mut store);
@@ -81,40 +86,66 @@ fn run(mut store: Store, feeds: Receiver<Feed>, runtime: tokio::runtime::Handle)
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if let Err(e) = store.set_dictionary(feed.dict) {
+        if let Err(e) = store.set_dictionary(dict) {
             tracing::error!("{e}");
         }
         loop {
-            let read = runtime.block_on(async {
-                tokio::time::timeout(IDLE_TICK, feed.reader.read(&mut batch, BATCH)).await
-            });
-            if !batch.is_empty() {
-                match store.append(&batch, &feed.texts, Instant::now()) {
-                    Ok(()) if failing => {
-                        tracing::info!("store: appending again");
-                        failing = false;
-                    }
-                    Ok(()) => {}
-                    // What could be dropped to make room was; the disk still refuses. Say it once per
-                    // episode and keep acquiring: the ring must not hold drivers back for a dead disk.
-                    Err(e) if !failing => {
-                        failing = true;
-                        tracing::error!(
-                            "{e}; samples are lost until the disk takes writes again (free space, check the disk)"
-                        );
-                    }
-                    Err(_) => {}
-                }
-                batch.clear();
-            }
+            let (drained, closed) = drain(&mut reader, &texts, &mut batch, &mut store, &mut failing);
             tick(&mut store);
-            if matches!(read, Ok(None)) {
+            if closed {
                 break;
             }
+            // Under load: linger, then drain what the interval brought. Idle: sleep until a sample comes
+            // or a sync falls due.
+            let now = Instant::now();
+            let due = store.sync_due().map_or(IDLE_TICK, |at| at.saturating_duration_since(now));
+            runtime.block_on(async {
+                if drained > 0 {
+                    let _ = tokio::time::timeout(LINGER.min(due), reader.held_back()).await;
+                } else {
+                    let _ = tokio::time::timeout(due.min(IDLE_TICK), reader.readable()).await;
+                }
+            });
         }
     }
     if let Err(e) = store.sync() {
         tracing::error!("store: the last sync failed: {e}");
+    }
+}
+
+/// Appends everything the ring holds for this feed; returns how many samples, and whether the ring is
+/// closed and drained.
+fn drain(
+    reader: &mut RingReader,
+    texts: &TextPool,
+    batch: &mut Vec<Sample>,
+    store: &mut Store,
+    failing: &mut bool,
+) -> (usize, bool) {
+    let mut drained = 0;
+    loop {
+        let r = reader.try_read(batch, BATCH);
+        if batch.is_empty() {
+            return (drained, r.closed);
+        }
+        drained += batch.len();
+        match store.append(batch, texts, Instant::now()) {
+            Ok(()) if *failing => {
+                tracing::info!("store: appending again");
+                *failing = false;
+            }
+            Ok(()) => {}
+            // What could be dropped to make room was; the disk still refuses. Say it once per
+            // episode and keep acquiring: the ring must not hold drivers back for a dead disk.
+            Err(e) if !*failing => {
+                *failing = true;
+                tracing::error!(
+                    "{e}; samples are lost until the disk takes writes again (free space, check the disk)"
+                );
+            }
+            Err(_) => {}
+        }
+        batch.clear();
     }
 }
 
