@@ -2,7 +2,8 @@
 # The side-by-side benchmark: edge-agent and Node-RED on the same workload, one after the other.
 #   benches/nodered.sh                 DEVICES=100 WARMUP=20 SECS=60 (needs hil-tests/.venv: hil-tests/run.sh once)
 #   DEVICES=200 benches/nodered.sh     the second size; ONLY=agent or ONLY=nodered runs one side; BIN=path
-#                                      runs that agent binary instead of building this checkout's
+#                                      runs that agent binary instead of building this checkout's; PERF=1
+#                                      profiles each side over the window (perf, Debian's linux-perf)
 # Workload: DEVICES Modbus TCP devices on 127.0.0.1 (one pymodbus process serving one port a device), each
 # with 100 holding registers holding 50 float32 in CDAB word order, polled once a second, decoded and written
 # as line protocol to VictoriaMetrics. Node-RED 4 runs node-red-contrib-modbus (benches/nodered/: one
@@ -65,6 +66,9 @@ measure() {
   hz=$(getconf CLK_TCK)
   sleep "$warmup"
   c0=$(cpu_ticks "$pid"); w0=$(switches "$pid"); t0=$(date +%s.%N)
+  if [ -n "${PERF:-}" ]; then
+    perf record -q -e cpu-clock -F 999 -g -p "$pid" -o "$work/perf-$name.data" -- sleep "$secs" > /dev/null 2>&1 &
+  fi
   for _ in $(seq 1 "$secs"); do
     sleep 1
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
@@ -148,6 +152,12 @@ printf '%-11s %7s %12s %13s %21s %17s %8s\n' "" "CPU %" "RSS avg MiB" "RSS peak 
 while read -r name cpu avg peak got want p50 p99 wakes; do
   printf '%-11s %7s %12s %13s %21s %17s %8s\n' "$name" "$cpu" "$avg" "$peak" "$got / $want" "${p50} / ${p99} ms" "$wakes"
 done < "$work/results"
+for f in "$work"/perf-*.data; do
+  [ -f "$f" ] || continue
+  echo "profile of ${f##*/perf-} (perf, cpu-clock at 999 Hz, self time, top 12):"
+  perf report -i "$f" --no-children --sort sym --stdio 2> /dev/null | grep -E '^ +[0-9.]+%' | head -12
+  perf report -i "$f" --stdio 2> /dev/null | grep -m1 '^# Samples'
+done
 for f in "$work"/rss-*; do echo "${f##*/rss-} at the end: $(cat "$f")"; done
 if [ "$only" = both ]; then
   awk 'NR == 1 {c = $2; r = $3} NR == 2 {printf "ratio (Node-RED / edge-agent): CPU %.1fx, RSS %.1fx\n", $2 / c, $3 / r}' "$work/results"
