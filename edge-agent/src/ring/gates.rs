@@ -54,10 +54,12 @@ impl Gates {
         self.cursors[g].load(Ordering::Acquire)
     }
 
-    /// The slowest live cursor, capped at `head_before` (a head loaded before this call).
-    pub(crate) fn slowest(&self, head_before: u64) -> u64 {
+    /// The slowest live cursor, capped at `head_before` (a head loaded before this call), and whether
+    /// any gate was live.
+    pub(crate) fn slowest(&self, head_before: u64) -> (u64, bool) {
         fence(Ordering::SeqCst);
         let mut bits = self.live.load(Ordering::Acquire);
+        let live = bits != 0;
         let mut min = head_before;
         while bits != 0 {
             let g = bits.trailing_zeros() as usize;
@@ -65,7 +67,7 @@ impl Gates {
             min = min.min(self.cursors[g].load(Ordering::Acquire));
             bits &= bits - 1;
         }
-        min
+        (min, live)
     }
 
     /// Slowest live cursor, or `None` with no lossless reader (for stats).

@@ -51,6 +51,9 @@ use wait::Waiters;
 
 /// Set in the head word once the ring is closed: freezes the head so no claim can slip past a close.
 const CLOSED: u64 = 1 << 63;
+/// Set in a claim limit a lossless reader computed (see [`Ring::claim_limit`]); sequence numbers stay
+/// far below it.
+const GATED: u64 = 1 << 62;
 
 /// What a reader does when it falls a full ring behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -269,9 +272,13 @@ impl Ring {
 
     /// Highest sequence number (exclusive) a writer may claim, as of now. Head is loaded before the
     /// gates: see [`Gates::open`] for why that order keeps a newly created lossless reader safe.
+    ///
+    /// [`GATED`] is set when a lossless reader bounded the limit: every slot below it was then read,
+    /// so published, on its previous lap, and a writer need not wait for that lap's stamp.
     fn claim_limit(&self) -> u64 {
         let head = self.head_seq(Ordering::Acquire);
-        self.gates.slowest(head) + self.lap()
+        let (slowest, gated) = self.gates.slowest(head);
+        (slowest + self.lap()) | if gated { GATED } else { 0 }
     }
 
     fn unregister(&self, shared: &Arc<ReaderShared>) {

@@ -6,7 +6,7 @@ use drivers::{BoxFuture, PushOutcome, SampleSink};
 use protocols::Sample;
 
 use super::sync::{AtomicU64, Ordering, backoff, fence};
-use super::{CLOSED, Ring};
+use super::{CLOSED, GATED, Ring};
 
 /// A driver task's handle on the ring. Cheap to clone; each clone keeps its own cached claim limit.
 pub struct RingWriter {
@@ -44,17 +44,17 @@ impl RingWriter {
                 return PushOutcome::Accepted(0);
             }
             // Refresh a cached limit that cannot take the whole batch: readers may have moved on.
-            if head + batch.len() as u64 > limit && !refreshed {
+            if head + batch.len() as u64 > (limit & !GATED) && !refreshed {
                 limit = ring.claim_limit();
                 self.limit.store(limit, Ordering::Release);
                 refreshed = true;
                 head = ring.head.load(Ordering::Relaxed);
                 continue;
             }
-            if head >= limit {
+            if head >= (limit & !GATED) {
                 return PushOutcome::Accepted(0);
             }
-            let n = (limit - head).min(batch.len() as u64);
+            let n = ((limit & !GATED) - head).min(batch.len() as u64);
             match ring.head.compare_exchange_weak(head, head + n, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => break (head, n),
                 Err(now) => head = now,
@@ -69,7 +69,7 @@ impl RingWriter {
         // The previous lap of each slot must be published first, or two writers would share it.
         // Only possible without a lossless reader: a gate already implies it.
         let mut seq = first;
-        for span in spans.clone() {
+        for span in spans.clone().into_iter().filter(|_| (limit & GATED) == 0) {
             for stamp in &ring.stamps[span] {
                 let mut spins = 0;
                 while stamp.load(Ordering::Acquire) != seq {
@@ -111,7 +111,7 @@ impl RingWriter {
                 }
                 let limit = ring.claim_limit();
                 self.limit.store(limit, Ordering::Release);
-                let room = limit > head;
+                let room = (limit & !GATED) > head;
                 if !room {
                     // A lossless reader lingering between drains must drain now.
                     ring.pressure.wake();
