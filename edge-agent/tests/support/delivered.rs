@@ -193,9 +193,9 @@ pub struct InFlight {
 
 #[derive(Debug)]
 pub struct Verdict {
-    /// Keys (or slots) the store held.
+    /// Keys (or slots) the store held before the uplink's final position.
     pub owed: usize,
-    /// Distinct samples the uplink owed and delivered.
+    /// Distinct samples delivered.
     pub delivered: usize,
     /// Copies beyond the store's own, each of a sample past a saved position at some kill.
     pub duplicates: usize,
@@ -254,8 +254,13 @@ pub fn verify(
     }
     let in_flight = kills.iter().map(|k| k.head - k.saved).sum();
     assert!(duplicates as u64 <= in_flight, "{uplink}: {duplicates} duplicates, {in_flight} in flight");
-    let delivered = stored.keys().filter(|k| got.contains_key(*k)).count();
-    let owed = stored.keys().map(&group).collect::<std::collections::BTreeSet<_>>().len();
+    let delivered = got.keys().filter(|k| stored.contains_key(*k)).count();
+    let owed = stored
+        .iter()
+        .filter(|(_, c)| c.iter().any(|(s, _)| *s < owed))
+        .map(|(k, _)| group(k))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     Verdict { owed, delivered, duplicates, in_flight }
 }
 
