@@ -62,7 +62,7 @@ vm_count() {
     | python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
 }
 
-# One run of agents FIRST..LAST (agents before FIRST keep running): warm-up, window, then each stops
+# One run of agents FIRST..LAST, site LABEL: warm-up, window, then each agent stops
 # cleanly once its uplinks are drained, and its delivery is checked.
 run() {
   local first=$1 last=$2 label=$3 n
