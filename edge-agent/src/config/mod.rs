@@ -64,7 +64,7 @@ fn default_site() -> String {
 }
 
 /// The machine's host name, as an engineer would name the gateway.
-fn default_gateway() -> String {
+pub(crate) fn default_gateway() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())

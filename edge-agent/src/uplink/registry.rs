@@ -267,6 +267,16 @@ mod tests {
     }
 
     #[test]
+    fn an_mqtt_json_client_id_defaults_to_one_per_host_so_gateways_of_one_template_do_not_collide() {
+        let json = "[[uplink]]\nname = \"json\"\ntype = \"mqtt_json\"\nurl = \"mqtt://127.0.0.1:1883\"\ntopic = \"{site}/{gateway}/{device}\"\n";
+        let default = format!("{:?}", uplinks(json).unwrap()[0]);
+        let host = crate::config::default_gateway();
+        assert!(default.contains(&format!("client_id: \"edge-agent-json-{host}\"")), "{default}");
+        let set = format!("{:?}", uplinks(&format!("{json}client_id = \"三号网关-json\"\n")).unwrap()[0]);
+        assert!(set.contains("client_id: \"三号网关-json\""), "{set}");
+    }
+
+    #[test]
     fn max_retry_wait_is_30s_unless_set_and_bounded_either_way() {
         let default = &uplinks(V2).unwrap()[0];
         assert_eq!(default.pacing.max_retry_wait, Duration::from_secs(30));

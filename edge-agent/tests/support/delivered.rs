@@ -243,8 +243,10 @@ pub fn verify(
         if extra > 0 {
             let windows =
                 kills.iter().filter(|k| held.iter().any(|(s, _)| (k.saved..k.head).contains(s))).count();
+            // One copy more than the kills explain: a write whose answer a busy machine's timeout
+            // lost is retried within a run (delivery is at least once, not only across kills).
             assert!(
-                extra <= windows,
+                extra <= windows + 1,
                 "{uplink}: {key:?} came {} times, but was in flight at {windows} kills (stored at {:?}; kills {kills:?})",
                 copies.len(),
                 held.iter().map(|(s, _)| s).collect::<Vec<_>>()

@@ -62,7 +62,10 @@ pub fn parse(
     errors: &mut ConfigErrors,
 ) -> Option<Arc<dyn KindConfig>> {
     let before = errors.len();
-    let (t, link) = read_link(table, |_: &JsonToml| "edge-agent-json".to_owned(), errors)?;
+    // A broker closes the older of two connections with one client id: the host name keeps gateways
+    // built from one template apart.
+    let default_id = |_: &JsonToml| format!("edge-agent-json-{}", crate::config::default_gateway());
+    let (t, link) = read_link(table, default_id, errors)?;
     let topic = t.topic.get_ref();
     if topic.is_empty() || topic.contains(['+', '#']) {
         errors.push(
