@@ -10,6 +10,7 @@
 //! - [`sensor_node`]: the firmware's RTU slave on a pty, and a relay that puts faults on the line.
 //! - [`sshd`]: OpenSSH's sshd with its own host and user keys, as a gateway to push configs to.
 //! - [`instrument`]: a scripted ASCII serial instrument on a pty.
+//! - [`faults`]: a TCP proxy that injects latency, resets, blackholes, flipped bytes, ...
 //! - [`harness`]: a driver built from agent.toml text and run in-process into a test sink.
 //! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
 //!   `assert_sink_contract`.
@@ -17,6 +18,7 @@
 pub mod agent;
 pub mod asyncua;
 pub mod contract;
+pub mod faults;
 pub mod harness;
 pub mod historians;
 pub mod instrument;
