@@ -17,7 +17,8 @@ pub enum Fault {
     /// Each chunk is held `delay` plus up to `jitter` more, never overtaking the one before (TCP keeps
     /// order).
     Latency { delay: Duration, jitter: Duration },
-    /// Each direction of each connection carries at most this many bytes per second.
+    /// Each direction of each connection carries at most this many bytes per second; a chunk is sent
+    /// once all of it would have crossed such a line.
     Bandwidth { bytes_per_sec: u64 },
     /// With this chance a chunk is not forwarded and the connection is closed (FIN) both ways.
     Drop { chance: f64 },
@@ -127,18 +128,18 @@ impl Rng {
         Rng((z ^ (z >> 31)) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         crate::agent::next_random(&mut self.0)
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
 
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 
     /// Uniform in `lo..=hi`.
@@ -214,8 +215,9 @@ impl Lane {
                 }
             }
         }
-        let at = (now + delay).max(self.free_at);
-        self.free_at = at + busy;
+        // Store and forward: a chunk is there once its last byte is, `busy` after the lane is free.
+        let at = (now + delay).max(self.free_at) + busy;
+        self.free_at = at;
         Verdict::Forward { at, flip }
     }
 }

@@ -76,7 +76,7 @@ fn latency_holds_each_chunk_within_its_bounds_and_never_reorders() {
     let delays: Vec<u64> =
         (0..1000).map(|i| at(&lane.chunk(&fault, (i + 2) * 1000 * MS, 10)) - (i + 2) * 1000 * MS).collect();
     let (lo, hi) = (*delays.iter().min().unwrap(), *delays.iter().max().unwrap());
-    assert!(lo >= 100 * MS && lo < 105 * MS && hi <= 150 * MS && hi > 145 * MS, "{lo}..{hi}");
+    assert!((100 * MS..105 * MS).contains(&lo) && (145 * MS..=150 * MS).contains(&hi), "{lo}..{hi}");
 }
 
 #[test]
@@ -84,11 +84,11 @@ fn bandwidth_spaces_chunks_by_their_length() {
     let fault = Fault::Bandwidth { bytes_per_sec: 1000 };
     assert_eq!(fault.read_size(), 50);
     let mut lane = Lane::new(1);
-    // Four 50-byte chunks read at once leave 50 ms apart; one read later, after the lane went idle,
-    // leaves when it is read.
+    // Four 50-byte chunks read at once arrive 50 ms apart, each once its last byte crossed; one read
+    // later, after the lane went idle, 50 ms after it is read.
     let times: Vec<u64> = (0..4).map(|_| at(&lane.chunk(&fault, 0, 50))).collect();
-    assert_eq!(times, [0, 50 * MS, 100 * MS, 150 * MS]);
-    assert_eq!(at(&lane.chunk(&fault, 500 * MS, 50)), 500 * MS);
+    assert_eq!(times, [50 * MS, 100 * MS, 150 * MS, 200 * MS]);
+    assert_eq!(at(&lane.chunk(&fault, 500 * MS, 50)), 550 * MS);
 }
 
 #[test]

@@ -229,6 +229,10 @@ async fn serve(client: TcpStream, shared: Arc<Shared>, id: u64) {
             stats.resets.fetch_add(1, Relaxed);
             let _ = c_write.as_ref().set_zero_linger();
             let _ = s_write.as_ref().set_zero_linger();
+            // Dropping a write half sends a FIN first; forgotten, the socket closes with the read half,
+            // and the zero linger makes that close an RST.
+            c_write.forget();
+            s_write.forget();
         }
         End::Close => {
             stats.drops.fetch_add(1, Relaxed);
