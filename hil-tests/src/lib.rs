@@ -2,6 +2,7 @@
 //! simulators), the agent as a process, an in-process driver harness, and the contracts every driver and
 //! every uplink must pass.
 //!
+//! - [`acquired`]: what the agent acquired, per tag, read back from its store.
 //! - [`agent`]: scratch directories, `edge-agent run`/`test` as a process, its log, HTTP and metrics.
 //! - [`historians`]: VictoriaMetrics and InfluxDB 1.x, with a plant CA for TLS.
 //! - [`mosquitto`]: the MQTT broker, plain or TLS with client certificates, and a probe client.
@@ -15,6 +16,7 @@
 //! - [`contract`]: what every driver and every uplink must do: `assert_driver_contract`,
 //!   `assert_sink_contract`.
 
+pub mod acquired;
 pub mod agent;
 pub mod asyncua;
 pub mod contract;
