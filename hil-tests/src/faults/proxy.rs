@@ -186,21 +186,29 @@ async fn serve(client: TcpStream, shared: Arc<Shared>, id: u64) {
     let server = loop {
         let verdict = admit(&faults.borrow_and_update());
         match verdict {
-            Admit::Connect => break TcpStream::connect(shared.upstream.as_str()).await.ok(),
+            Admit::Connect => match TcpStream::connect(shared.upstream.as_str()).await {
+                Ok(server) => break Some(server),
+                Err(_) => {
+                    stats.upstream_failed.fetch_add(1, Relaxed);
+                    break None;
+                }
+            },
             Admit::Reset => {
                 stats.refused.fetch_add(1, Relaxed);
                 break None;
             }
             Admit::Wait => tokio::select! {
                 _ = faults.changed() => {}
-                _ = resets.changed() => break None,
+                _ = resets.changed() => {
+                    stats.resets.fetch_add(1, Relaxed);
+                    break None;
+                }
             },
         }
     };
+    // Refused, reset while waiting, or the upstream refused: the client sees an RST, as from a port
+    // nobody listens on.
     let Some(server) = server else {
-        if !matches!(admit(&faults.borrow()), Admit::Reset) {
-            stats.upstream_failed.fetch_add(1, Relaxed);
-        }
         let _ = client.set_zero_linger();
         stats.open.fetch_sub(1, Relaxed);
         return;
