@@ -77,15 +77,6 @@ fn scans(agent: &Agent, device: &str) -> f64 {
     agent.metric(&format!("edge_device_scans_total{{device=\"{device}\"}}"))
 }
 
-/// `/tags/{tag}` as (quality, reason, value).
-fn tag(agent: &Agent, tag: &str) -> (String, Option<String>, serde_json::Value) {
-    let (status, body) = agent.get(&format!("/tags/{tag}"));
-    assert_eq!(status, 200, "{body}");
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let text = |k: &str| json[k].as_str().map(str::to_owned);
-    (text("quality").unwrap_or_default(), text("reason"), json["value"].clone())
-}
-
 /// The `last_error` /healthz gives `device`.
 fn last_error(agent: &Agent, device: &str) -> String {
     let json: serde_json::Value = serde_json::from_str(&agent.get("/healthz").1).unwrap();
@@ -139,8 +130,8 @@ tags = [{{ name = "oven.id", address = "holding:0" }}]
         "holding:0..3 in one read, 20000 in another"
     );
     let bad = ("bad".to_owned(), Some("exception 0x02".to_owned()), serde_json::Value::Null);
-    assert_eq!(tag(&agent, "press.missing"), bad);
-    assert_eq!(tag(&agent, "press.kw"), ("good".to_owned(), None, json!(2.5)));
+    assert_eq!(agent.tag("press.missing"), bad);
+    assert_eq!(agent.tag("press.kw"), ("good".to_owned(), None, json!(2.5)));
 
     // Unit 2 dies: it goes down, unit 1 keeps its pace (100 ms scans; the dead unit is backed off and
     // costs at most one 200 ms timeout per try).
@@ -166,12 +157,12 @@ tags = [{{ name = "oven.id", address = "holding:0" }}]
         r#"edge_device_errors_total{device="press",kind="timeout"}"#
     ) > timeouts));
     assert_eq!(
-        tag(&agent, "press.id"),
+        agent.tag("press.id"),
         ("bad".to_owned(), Some("timeout".to_owned()), serde_json::Value::Null)
     );
     faults.delay_ms.store(0, SeqCst);
     assert!(eventually(Duration::from_secs(40), || m(r#"edge_device_up{device="press"}"#) == 1.0
-        && tag(&agent, "press.id") == ("good".to_owned(), None, json!(1))));
+        && agent.tag("press.id") == ("good".to_owned(), None, json!(1))));
     // The late answers arrived while later requests were out: dropped by transaction id, the
     // connection kept.
     assert!(m(r#"edge_device_stale_answers_total{device="press"}"#) >= 1.0);

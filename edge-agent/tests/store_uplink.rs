@@ -112,15 +112,6 @@ fn wait_drained(agent: &Agent, within: Duration) {
     assert!(drained, "the backlog did not drain: {}", agent.get("/healthz").1);
 }
 
-fn stop(mut agent: Agent) {
-    agent.signal("TERM");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while agent.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the agent did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_historian_outage_loses_nothing_and_stores_nothing_twice() {
     let outage = Duration::from_secs(
@@ -153,7 +144,7 @@ fn a_historian_outage_loses_nothing_and_stores_nothing_twice() {
     let left = agent.metric(r#"edge_uplink_backlog_samples{uplink="vm"}"#);
     assert!(left > 2_000.0, "live data arrives while the backlog is still {left} samples");
     wait_drained(&agent, Duration::from_secs(60));
-    stop(agent);
+    agent.stop();
 
     let acked = cursor(&data, "vm");
     let all = settled(&vm, acked);
@@ -221,7 +212,7 @@ fn twenty_kill_9s_lose_only_what_had_not_reached_the_store() {
     let sent =
         eventually(Duration::from_secs(60), || agent.metric(r#"edge_uplink_acked_seq{uplink="vm"}"#) >= left);
     assert!(sent, "what the kills left was not sent: {}", agent.get("/healthz").1);
-    stop(agent);
+    agent.stop();
     let acked = cursor(&data, "vm");
     settled(&vm, acked);
 
@@ -265,7 +256,7 @@ fn at_max_bytes_only_the_oldest_are_dropped_and_counted() {
     // batch in flight at that moment is delivered from memory, so the uplink's count is the exact one.
     let unacked = agent.metric(r#"edge_store_dropped_samples_total{reason="max_bytes"}"#) as u64;
     assert!(unacked >= dropped && unacked - dropped <= 20_000, "store {unacked}, uplink {dropped}");
-    stop(agent);
+    agent.stop();
 
     let acked = cursor(&data, "vm");
     let stored = settled(&vm, acked - dropped).len() as u64;
@@ -305,7 +296,7 @@ fn a_full_disk_drops_the_oldest_and_acquisition_goes_on() {
     assert_eq!(agent.metric(r#"edge_store_dropped_samples_total{reason="write_failed"}"#), 0.0);
     assert!(agent.metric("edge_store_disk_bytes") <= 2.0 * 1048576.0);
     assert_eq!(agent.metric(r#"edge_device_up{device="line"}"#), 1.0);
-    stop(agent);
+    agent.stop();
 }
 
 #[test]
@@ -319,7 +310,7 @@ fn a_damaged_record_is_skipped_and_counted_and_the_rest_delivered() {
     assert!(
         eventually(Duration::from_secs(20), || agent.metric("edge_store_appended_samples_total") > 5_000.0)
     );
-    stop(agent);
+    agent.stop();
     let segment = std::fs::read_dir(data.join("store"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -335,7 +326,7 @@ fn a_damaged_record_is_skipped_and_counted_and_the_rest_delivered() {
     wait_drained(&agent, Duration::from_secs(30));
     let corrupt = agent.metric(r#"edge_uplink_corrupt_records_total{uplink="vm"}"#);
     let lost = agent.metric(r#"edge_uplink_corrupt_samples_total{uplink="vm"}"#) as u64;
-    stop(agent);
+    agent.stop();
     assert_eq!(corrupt, 1.0);
     assert!(lost > 0 && lost <= 8192, "{lost}");
     let acked = cursor(&data, "vm");
@@ -362,7 +353,7 @@ fn two_historians_each_get_everything_and_influxdb_1_accepts_every_line() {
         .metric(r#"edge_uplink_sent_samples_total{uplink="influx1"}"#)
         > 2_000.0));
     let rejected = agent.metric(r#"edge_uplink_writes_rejected_total{uplink="influx1"}"#);
-    stop(agent);
+    agent.stop();
     assert_eq!(rejected, 0.0, "influxd refused lines; see {}", data.join("store/quarantine").display());
     assert_eq!(influx.count_points() as u64, cursor(&data, "influx1"));
     // Each uplink keeps its own position: both historians hold everything their uplink acknowledged.

@@ -173,6 +173,36 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// `/tags/{tag}` as (quality, reason, value); the name is percent-encoded, so `锅炉一号.温度` works.
+    pub fn tag(&self, tag: &str) -> (String, Option<String>, serde_json::Value) {
+        let mut url = reqwest::Url::parse("http://agent/tags/").expect("a base URL");
+        url.path_segments_mut().expect("a base URL").pop_if_empty().push(tag);
+        let (status, body) = self.get(url.path());
+        assert_eq!(status, 200, "/tags/{tag}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("/tags answers JSON");
+        let text = |k: &str| json[k].as_str().map(str::to_owned);
+        (text("quality").unwrap_or_default(), text("reason"), json["value"].clone())
+    }
+
+    /// SIGTERM, then waits (at most 10 s) for the agent to exit.
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the agent did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The agent's resident set size now, from /proc/PID/status.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"));
+        line.and_then(|l| l.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+    }
+}
+
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
