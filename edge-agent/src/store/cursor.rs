@@ -48,7 +48,9 @@ impl Cursor {
             shared: shared.clone(),
             position,
             persisted: saved.unwrap_or(u64::MAX),
-            persisted_at: Instant::now(),
+            // The first acknowledgement after a start is saved at once: in a crash loop shorter than
+            // PERSIST_EVERY each restart would otherwise resend everything since the first run's save.
+            persisted_at: Instant::now().checked_sub(PERSIST_EVERY).unwrap_or_else(Instant::now),
         };
         // A new uplink, or one clamped to the head, starts from a saved position at once.
         let _ = cursor.flush();
@@ -59,7 +61,8 @@ impl Cursor {
         self.position.load(Ordering::Acquire)
     }
 
-    /// Everything before `seq` is delivered. Saved when a second has passed since the last save.
+    /// Everything before `seq` is delivered. Saved at the first call after a start, then when a second
+    /// has passed since the last save.
     pub fn advance(&mut self, seq: u64, now: Instant) -> io::Result<()> {
         self.position.fetch_max(seq, Ordering::AcqRel);
         if now.duration_since(self.persisted_at) >= PERSIST_EVERY {

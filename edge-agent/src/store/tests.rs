@@ -230,3 +230,22 @@ fn on_a_full_disk_the_oldest_segment_makes_room_and_appending_goes_on() {
     assert_eq!(got, (oldest[1]..10_500).collect::<Vec<_>>());
     assert_eq!(losses.dropped, oldest[1]);
 }
+
+/// A crash (no flush on drop is simulated by reading the file) right after the first acknowledgement
+/// of a run still finds that acknowledgement saved; later ones wait for the save interval.
+#[test]
+fn the_first_acknowledgement_after_a_start_is_saved_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &cfg(1 << 30, 64 << 20)).unwrap();
+    store.set_dictionary(dict()).unwrap();
+    append_range(&mut store, 0..100, 10);
+    let saved = || std::fs::read_to_string(dir.path().join("cursors/一号上传")).unwrap().trim().to_owned();
+    let mut c = Cursor::register(&store.shared(), "一号上传").unwrap();
+    let now = Instant::now();
+    c.advance(30, now).unwrap();
+    assert_eq!(saved(), "30");
+    c.advance(50, now + Duration::from_millis(100)).unwrap();
+    assert_eq!(saved(), "30", "within a second of the last save");
+    c.advance(70, now + Duration::from_secs(2)).unwrap();
+    assert_eq!(saved(), "70");
+}
