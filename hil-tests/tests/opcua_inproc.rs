@@ -82,8 +82,12 @@ async fn sign_and_encrypt_needs_each_side_to_trust_the_others_certificate() {
     .await;
     let own = std::fs::read(dir.path().join("opcua/pki/own/cert.der")).unwrap();
     assert_eq!(std::fs::read(&server.rejected_clients()[0]).unwrap(), own, "the agent's own certificate");
-    h.until(Duration::from_secs(30), "the agent names the server's refusal", |h| {
-        h.device("锅炉一号").last_error().is_some_and(|e| e.contains("BadCertificateUntrusted"))
+    // And the agent says so, naming the file the server must trust.
+    let own_path = dir.path().join("opcua/pki/own/cert.der").display().to_string();
+    h.until(Duration::from_secs(30), "the agent names the server's refusal and its certificate", |h| {
+        h.device("锅炉一号").last_error().is_some_and(|e| {
+            e.contains("BadCertificateUntrusted") && e.contains(&format!("trust {own_path}"))
+        })
     })
     .await;
     assert!(h.latest("锅炉一号.压力").is_none_or(|s| s.quality != Quality::Good));
