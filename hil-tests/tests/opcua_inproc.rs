@@ -217,8 +217,11 @@ async fn browse_prints_the_plant_and_a_block_that_check_accepts_and_the_agent_re
         "燃烧器运行  [ns=2;i=1002]  Boolean  read",
         "给水阀  [ns=2;s=锅炉一号.给水阀]  Double  read/write",
         "炉膛温度  [ns=2;s=炉膛温度]  Double[3]",
+        // A structure by its type's name, and in the block as a comment that says why.
+        "量程  [ns=2;s=锅炉一号.量程]  Range (i=884)  read",
     ];
-    let config = browse_and_check(&server.endpoint(), "ns=2;s=锅炉一号", dir.path(), &lines, "量程");
+    let not_a_tag = "量程 (ns=2;s=锅炉一号.量程): data type Range (i=884) is not supported";
+    let config = browse_and_check(&server.endpoint(), "ns=2;s=锅炉一号", dir.path(), &lines, not_a_tag);
     let h = Harness::start(&std::fs::read_to_string(&config).unwrap());
     h.until(Duration::from_secs(20), "every browsed tag Good", |h| {
         ["压力", "液位", "燃烧器运行", "给水阀", "炉膛温度.0", "炉膛温度.2"]
