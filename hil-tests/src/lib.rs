@@ -7,6 +7,8 @@
 //! - [`historians`]: VictoriaMetrics and InfluxDB 1.x, with a plant CA for TLS.
 //! - [`mosquitto`]: the MQTT broker, plain or TLS with client certificates, and a probe client.
 //! - [`asyncua`]: an OPC UA server (asyncua) with nodes to delete, add and set, restartable.
+//! - [`opcua_link`]: the agent's side of the OPC UA tests: a link's config, trusting a server, browse
+//!   and check.
 //! - [`pymodbus`]: pymodbus serving a typed register map, and serial pty pairs.
 //! - [`sensor_node`]: the firmware's RTU slave on a pty, and a relay that puts faults on the line.
 //! - [`sshd`]: OpenSSH's sshd with its own host and user keys, as a gateway to push configs to.
@@ -25,6 +27,7 @@ pub mod harness;
 pub mod historians;
 pub mod instrument;
 pub mod mosquitto;
+pub mod opcua_link;
 pub mod pymodbus;
 pub mod sensor_node;
 pub mod sshd;

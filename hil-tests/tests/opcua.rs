@@ -2,42 +2,19 @@
 //! form, arrays, a node deleted while subscribed, a server restart mid-stream, a stalled server, writes,
 //! Chinese names.
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use hil_tests::asyncua::Asyncua;
 use hil_tests::harness::Harness;
+use hil_tests::opcua_link::{
+    WRITABLE, boiler, browse_and_check, config, good, secure_config, trust_the_server, write_and_read_back,
+};
 use protocols::{Quality, Reason, Value};
 
-fn config(endpoint: &str, data_dir: &std::path::Path, device: &str) -> String {
-    format!(
-        r#"
-[agent]
-data_dir = "{}"
-[[opcua.link]]
-name = "锅炉房"
-endpoint = "{endpoint}"
-timeout = "2s"
-reconnect_max = "2s"
-{device}
-"#,
-        data_dir.display()
-    )
-}
-
-const BOILER: &str = r#"
-[[opcua.link.device]]
-name = "锅炉一号"
-publishing_interval = "100ms"
-retry = "1s"
-tags = [
-  { name = "锅炉一号.温度", node = "nsu=urn:edge-agent:test;s=锅炉一号.温度", sampling = "100ms", deadband = { absolute = 0.5 } },
-  { name = "锅炉一号.压力", node = "ns=2;i=1001" },
-  { name = "锅炉一号.液位", node = "ns=2;g=09087e75-8e5e-499b-954f-f2a9603db28a" },
-  { name = "锅炉一号.给水阀", node = "ns=2;s=锅炉一号.给水阀", writable = { min = 0, max = 100 } },
-  { name = "锅炉一号.炉膛温度.2", node = "ns=2;s=炉膛温度", index = 2 },
-  { name = "锅炉一号.编号", node = "ns=2;s=锅炉一号.编号" },
-]
-"#;
+/// 锅炉一号 with the nodes both servers serve, and this one's.
+static BOILER: LazyLock<String> =
+    LazyLock::new(|| boiler(&[r#"{ name = "锅炉一号.编号", node = "ns=2;s=锅炉一号.编号" }"#]));
 
 /// One asyncua server at a time: several Python servers starting together on a small machine take
 /// longer than the waits below allow.
@@ -47,16 +24,12 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
-fn good(h: &Harness, tag: &str) -> bool {
-    h.latest(tag).is_some_and(|s| s.quality == Quality::Good)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_reads_every_node_id_form_with_deadband_and_refuses_unsupported_types() {
     let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
-    let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
+    let h = Harness::start(&config(&server.endpoint(), dir.path(), &BOILER));
     h.until(Duration::from_secs(20), "the subscribed tags read Good", |h| {
         ["锅炉一号.温度", "锅炉一号.压力", "锅炉一号.液位", "锅炉一号.给水阀", "锅炉一号.炉膛温度.2"]
             .iter()
@@ -101,7 +74,7 @@ async fn a_deleted_node_turns_only_its_tags_bad_and_comes_back_when_re_added() {
     let _serial = serial().await;
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
-    let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
+    let h = Harness::start(&config(&server.endpoint(), dir.path(), &BOILER));
     h.until(Duration::from_secs(20), "temperature and pressure Good", |h| {
         good(h, "锅炉一号.温度") && good(h, "锅炉一号.压力")
     })
@@ -133,7 +106,7 @@ async fn a_server_restart_mid_stream_reconnects_and_restores_the_subscription() 
     let _serial = serial().await;
     let mut server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
-    let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
+    let h = Harness::start(&config(&server.endpoint(), dir.path(), &BOILER));
     h.until(Duration::from_secs(20), "pressure Good", |h| good(h, "锅炉一号.压力")).await;
     server.kill();
     h.until(Duration::from_secs(10), "every tag Bad (comms lost)", |h| {
@@ -161,7 +134,7 @@ async fn a_stalled_server_is_detected_by_its_silence_and_read_again_when_it_resu
     let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
-    let h = Harness::start(&config(&server.endpoint(), dir.path(), BOILER));
+    let h = Harness::start(&config(&server.endpoint(), dir.path(), &BOILER));
     h.until(Duration::from_secs(20), "pressure Good", |h| good(h, "锅炉一号.压力")).await;
     // Stopped, not killed: the TCP connection stays open and nothing answers on it, so only the
     // keep-alive and publish timeouts can tell.
@@ -191,22 +164,9 @@ async fn writes_inside_limits_reach_the_server_and_its_refusals_come_back_by_nam
     let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
-    let device = r#"
-[[opcua.link.device]]
-name = "锅炉一号"
-publishing_interval = "100ms"
-tags = [
-  { name = "锅炉一号.给水阀", node = "ns=2;s=锅炉一号.给水阀", writable = { min = 0, max = 100 } },
-  { name = "锅炉一号.压力", node = "ns=2;i=1001", writable = { min = 0, max = 10 } },
-]
-"#;
-    let h = Harness::start(&config(&server.endpoint(), dir.path(), device));
+    let h = Harness::start(&config(&server.endpoint(), dir.path(), WRITABLE));
     h.until(Duration::from_secs(20), "valve Good", |h| good(h, "锅炉一号.给水阀")).await;
-    h.write("锅炉一号.给水阀", Value::Float(62.5)).await.expect("a write inside the limits");
-    h.until(Duration::from_secs(5), "the new valve position read back", |h| {
-        h.latest("锅炉一号.给水阀").is_some_and(|s| s.value == Value::Float(62.5))
-    })
-    .await;
+    write_and_read_back(&h, "锅炉一号.给水阀", 62.5).await;
     let e = h.write("锅炉一号.给水阀", Value::Float(140.0)).await.expect_err("outside the limits");
     assert!(matches!(e, drivers::WriteError::OutOfLimits { .. }), "{e}");
     // The pressure node is not writable on the server: its status code comes back by name.
@@ -249,29 +209,17 @@ async fn sign_and_encrypt_refuses_an_untrusted_server_until_its_certificate_is_m
     let dir = tempfile::tempdir().unwrap();
     let password = dir.path().join("password");
     std::fs::write(&password, "锅炉-secret\n").unwrap();
-    let text = config(&server.endpoint(), dir.path(), BOILER).replace(
-        "timeout = \"2s\"",
-        &format!(
-            "timeout = \"2s\"\nsecurity_policy = \"Basic256Sha256\"\nsecurity_mode = \"SignAndEncrypt\"\nuser = \"operator\"\npassword_file = \"{}\"",
-            password.display()
-        ),
+    let security = format!(
+        "security_policy = \"Basic256Sha256\"\nsecurity_mode = \"SignAndEncrypt\"\nuser = \"operator\"\npassword_file = \"{}\"",
+        password.display()
     );
-    let h = Harness::start(&text);
-    let pki = dir.path().join("opcua/pki");
-    h.until(Duration::from_secs(60), "the untrusted server refused, saying which file to move", |h| {
-        h.device("锅炉一号").last_error().is_some_and(|e| e.contains("not trusted"))
-    })
-    .await;
-    assert!(pki.join("own/cert.der").exists(), "the agent's own certificate is made on first run");
-    let err = h.device("锅炉一号").last_error().unwrap();
-    let rejected = std::fs::read_dir(pki.join("rejected")).unwrap().next().unwrap().unwrap().path();
-    let trusted = pki.join("trusted").join(rejected.file_name().unwrap());
-    let want = format!("move {} to {}", rejected.display(), trusted.display());
-    assert!(err.contains(&want), "{err}\nwants: {want}");
-    assert!(h.latest("锅炉一号.压力").is_none_or(|s| s.quality == Quality::Bad(Reason::CommsLost)));
-    // The engineer trusts it: the next attempt opens the encrypted session and logs on as operator.
-    std::fs::create_dir_all(trusted.parent().unwrap()).unwrap();
-    std::fs::rename(&rejected, &trusted).unwrap();
+    let h = Harness::start(&secure_config(&server.endpoint(), dir.path(), &security, &BOILER));
+    trust_the_server(&h, dir.path()).await;
+    assert!(
+        dir.path().join("opcua/pki/own/cert.der").exists(),
+        "the agent's own certificate is made on first run"
+    );
+    // Trusted: the next attempt opens the encrypted session and logs on as operator.
     h.until(Duration::from_secs(60), "pressure Good over SignAndEncrypt", |h| good(h, "锅炉一号.压力")).await;
     h.stop().await;
     drop(server);
@@ -282,44 +230,13 @@ async fn browse_prints_the_tree_and_a_block_that_check_accepts() {
     let _serial = serial().await;
     let server = Asyncua::start();
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(hil_tests::agent::bin())
-        .args([
-            "opcua",
-            "browse",
-            "--endpoint",
-            &server.endpoint(),
-            "--node",
-            "nsu=urn:edge-agent:test;s=锅炉一号",
-        ])
-        .args(["--depth", "2", "--link", "锅炉房", "--device", "锅炉一号"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    for line in [
+    let lines = [
         "压力  [ns=2;i=1001]  Double  read",
         "给水阀  [ns=2;s=锅炉一号.给水阀]  Double  read/write",
         "炉膛温度  [ns=2;s=炉膛温度]  Double[3]",
-    ] {
-        assert!(text.contains(line), "no {line:?} in\n{text}");
-    }
-    let block = &text[text.find("[[opcua.link]]").expect("a TOML block")..];
-    assert!(block.contains("index = 2") && block.contains("# not a tag: 编号"), "{block}");
-    let config = dir.path().join("agent.toml");
-    std::fs::write(&config, format!("[agent]\ndata_dir = \"{}\"\n{block}", dir.path().display())).unwrap();
-    let check = std::process::Command::new(hil_tests::agent::bin())
-        .arg("check")
-        .arg("-c")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "check refused the printed block:\n{}\n{block}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    ];
+    let node = "nsu=urn:edge-agent:test;s=锅炉一号";
+    let config = browse_and_check(&server.endpoint(), node, dir.path(), &lines, "编号");
     // And the block reads: the harness builds it and every tag turns Good.
     let h = Harness::start(&std::fs::read_to_string(&config).unwrap());
     h.until(Duration::from_secs(20), "the browsed pressure Good", |h| good(h, "锅炉一号.压力")).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hil_tests::asyncua::Asyncua;
 use hil_tests::harness::Harness;
+use hil_tests::opcua_link::{PRESSURE, secure_config, trust_the_server};
 use protocols::Quality;
 
 /// One asyncua server at a time (see tests/opcua.rs).
@@ -13,39 +14,11 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A link to `endpoint` with `security` lines, and one device reading the pressure.
 fn config(endpoint: &str, data_dir: &Path, security: &str) -> String {
-    format!(
-        r#"
-[agent]
-data_dir = "{}"
-[[opcua.link]]
-name = "锅炉房"
-endpoint = "{endpoint}"
-timeout = "2s"
-reconnect_max = "1s"
-{security}
-[[opcua.link.device]]
-name = "锅炉一号"
-publishing_interval = "100ms"
-tags = [{{ name = "锅炉一号.压力", node = "ns=2;i=1001" }}]
-"#,
-        data_dir.display()
-    )
+    secure_config(endpoint, data_dir, security, PRESSURE)
 }
 
 fn good(h: &Harness) -> bool {
     h.latest("锅炉一号.压力").is_some_and(|s| s.quality == Quality::Good)
-}
-
-/// Waits for the agent to refuse the server's certificate, then trusts it as the message says.
-async fn trust_the_server(h: &Harness, data_dir: &Path) {
-    h.until(Duration::from_secs(60), "the untrusted server refused", |h| {
-        h.device("锅炉一号").last_error().is_some_and(|e| e.contains("not trusted"))
-    })
-    .await;
-    let pki = data_dir.join("opcua/pki");
-    let rejected = std::fs::read_dir(pki.join("rejected")).unwrap().next().unwrap().unwrap().path();
-    std::fs::create_dir_all(pki.join("trusted")).unwrap();
-    std::fs::rename(&rejected, pki.join("trusted").join(rejected.file_name().unwrap())).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

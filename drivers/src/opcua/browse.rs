@@ -99,7 +99,10 @@ async fn variable(session: &Session, id: &NodeId) -> Result<VariableInfo, String
         session.read(&ids, TimestampsToReturn::Neither, 0.0).await.map_err(|e| format!("Read {id}: {e}"))?;
     let get = |i: usize| dv.get(i).and_then(|d: &DataValue| d.value.clone());
     let data_type = match get(0) {
-        Some(Variant::NodeId(t)) => type_name(&t),
+        Some(Variant::NodeId(t)) => match type_name(&t) {
+            Some(name) => name,
+            None => type_display_name(session, &t).await,
+        },
         _ => "unknown".into(),
     };
     let access = match get(1) {
@@ -122,7 +125,24 @@ async fn variable(session: &Session, id: &NodeId) -> Result<VariableInfo, String
     Ok(VariableInfo { data_type, readable: access & 1 != 0, writable: access & 2 != 0, array, unsupported })
 }
 
-fn type_name(t: &NodeId) -> String {
+/// A structure or other non-built-in type by its DataType node's name (`Range`, not `i=884`), so the
+/// engineer reading the tree knows what the node holds; its node id when the server does not say.
+async fn type_display_name(session: &Session, t: &NodeId) -> String {
+    let id = ::opcua::types::ReadValueId {
+        attribute_id: AttributeId::DisplayName as u32,
+        ..read_value_id(t.clone())
+    };
+    match session.read(&[id], TimestampsToReturn::Neither, 0.0).await.ok().and_then(|d| d.into_iter().next())
+    {
+        Some(DataValue { value: Some(Variant::LocalizedText(n)), .. }) if !n.text.is_empty() => {
+            format!("{} ({t})", n.text)
+        }
+        _ => t.to_string(),
+    }
+}
+
+/// The built-in types by name; None for the others.
+fn type_name(t: &NodeId) -> Option<String> {
     let builtin = [
         "",
         "Boolean",
@@ -153,9 +173,9 @@ fn type_name(t: &NodeId) -> String {
     ];
     match (&t.namespace, &t.identifier) {
         (0, ::opcua::types::Identifier::Numeric(n)) if (*n as usize) < builtin.len() && *n > 0 => {
-            builtin[*n as usize].into()
+            Some(builtin[*n as usize].into())
         }
-        _ => t.to_string(),
+        _ => None,
     }
 }
 

@@ -212,7 +212,7 @@ impl OpcuaDriver {
             Ok(Some(LinkEvent::Connected)) => {}
             Ok(Some(LinkEvent::Lost(why))) => {
                 task.abort();
-                return Err(ConnectError::Link(session::explain_refusal(why, &self.target.identity)));
+                return Err(ConnectError::Link(session::explain_refusal(why, &self.target)));
             }
             _ => {
                 task.abort();

@@ -221,14 +221,25 @@ fn check_trusted(endpoint: &EndpointDescription, pki: &Path) -> Result<(), Conne
     Err(ConnectError::Untrusted { rejected, trusted })
 }
 
-/// A refused log-on, said with what the agent logged on as and where that came from.
-pub fn explain_refusal(why: String, id: &Identity) -> String {
+/// A refused session said with what to do: a log-on refused, with what the agent logged on as and
+/// where that came from; the agent's certificate refused, with the file the server must trust.
+pub fn explain_refusal(why: String, t: &Target) -> String {
     const REFUSALS: [&str; 3] =
         ["BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid"];
+    // Servers refuse an unknown client certificate with either: async-opcua says the first, servers
+    // that keep why a check failed to themselves the second.
+    const CERT_REFUSALS: [&str; 2] = ["BadCertificateUntrusted", "BadSecurityChecksFailed"];
+    if t.policy != Policy::None && CERT_REFUSALS.iter().any(|r| why.contains(r)) {
+        return format!(
+            "{why}: the server does not trust the agent's certificate; trust {} on the server (often: move \
+             it from the server's rejected folder to its trusted folder); the agent retries by itself",
+            t.pki.join("own").join("cert.der").display()
+        );
+    }
     if !REFUSALS.iter().any(|r| why.contains(r)) {
         return why;
     }
-    let who = match id {
+    let who = match &t.identity {
         Identity::Anonymous => {
             "anonymously; set `user` and a password, or `user_cert` and `user_key`".to_owned()
         }
@@ -287,5 +298,56 @@ pub async fn connect_once(t: &Target) -> Result<(Arc<Session>, tokio::task::Join
             task.abort();
             Err(ConnectError::Link(format!("{}: no session within {:?}", t.endpoint, t.timeout * 2)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(policy: Policy, identity: Identity) -> Target {
+        Target {
+            link: "锅炉房".into(),
+            endpoint: "opc.tcp://10.0.0.7:4840".into(),
+            policy,
+            mode: if policy == Policy::None { Mode::None } else { Mode::SignAndEncrypt },
+            identity,
+            timeout: Duration::from_secs(2),
+            pki: PathBuf::from("/var/lib/edge-agent/opcua/pki"),
+        }
+    }
+
+    #[test]
+    fn a_refusal_says_what_to_fix_and_other_failures_pass_unchanged() {
+        let user = Identity::User { user: "司炉工".into(), password: Secret::Env("OPCUA_PW".into()) };
+        let table = [
+            (
+                Policy::Basic256Sha256,
+                Identity::Anonymous,
+                "session ended (BadCertificateUntrusted)",
+                "trust /var/lib/edge-agent/opcua/pki/own/cert.der",
+            ),
+            (
+                Policy::Basic256Sha256,
+                Identity::Anonymous,
+                "BadSecurityChecksFailed",
+                "does not trust the agent's certificate; trust /var/lib/edge-agent/opcua/pki/own/cert.der on",
+            ),
+            (
+                Policy::Basic256Sha256,
+                user.clone(),
+                "BadUserAccessDenied",
+                "as user \"司炉工\" with the password in $OPCUA_PW",
+            ),
+            (Policy::None, Identity::Anonymous, "BadIdentityTokenRejected", "refused the log-on anonymously"),
+        ];
+        for (policy, id, why, want) in table {
+            let said = explain_refusal(why.into(), &target(policy, id));
+            assert!(said.starts_with(why) && said.contains(want), "{why}: {said}");
+        }
+        // No certificate goes to a server without security: nothing to trust, nothing added.
+        let t = target(Policy::None, Identity::Anonymous);
+        assert_eq!(explain_refusal("BadSecurityChecksFailed".into(), &t), "BadSecurityChecksFailed");
+        assert_eq!(explain_refusal("BadTimeout".into(), &target(Policy::Basic256Sha256, user)), "BadTimeout");
     }
 }
