@@ -7,6 +7,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "std")]
+pub mod fuzz;
 #[cfg(feature = "alloc")]
 pub mod hj212;
 pub mod line_protocol;

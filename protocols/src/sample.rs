@@ -274,6 +274,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
         #[test]
         fn words_round_trip(s in sample()) {
             let back = Sample::from_words(s.to_words()).unwrap();

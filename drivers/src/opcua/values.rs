@@ -248,4 +248,79 @@ mod tests {
         assert_eq!(timestamp(&t), Some(Timestamp::from_secs(1_704_067_200)));
         assert_eq!(timestamp(&DateTime::null()), None);
     }
+
+    use proptest::prelude::*;
+
+    fn any_scalar() -> impl Strategy<Value = Variant> {
+        prop_oneof![
+            any::<bool>().prop_map(Variant::Boolean),
+            any::<i8>().prop_map(Variant::SByte),
+            any::<i16>().prop_map(Variant::Int16),
+            any::<i32>().prop_map(Variant::Int32),
+            any::<i64>().prop_map(Variant::Int64),
+            any::<u8>().prop_map(Variant::Byte),
+            any::<u32>().prop_map(Variant::UInt32),
+            any::<u64>().prop_map(Variant::UInt64),
+            any::<f32>().prop_map(Variant::Float),
+            any::<f64>().prop_map(Variant::Double),
+            "\\PC{0,20}".prop_map(|t| Variant::from(t.as_str())),
+            (-100_000_000_000_000_000i64..9_000_000_000_000_000_000)
+                .prop_map(|t| Variant::DateTime(Box::new(DateTime::from(t)))),
+            any::<u32>().prop_map(|b| Variant::StatusCode(StatusCode::from(b))),
+            Just(Variant::Guid(Box::default())),
+            Just(Variant::Empty),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(protocols::fuzz::cases()))]
+        /// Whatever a server sends for a node, scalar or array, with or without an index: a value, or a
+        /// refusal that names the type or the index. Never a panic.
+        #[test]
+        fn any_variant_is_a_value_or_a_named_refusal(
+            elements in prop::collection::vec(any_scalar(), 0..6),
+            array in any::<bool>(),
+            index in proptest::option::of(0u32..8),
+        ) {
+            let texts = TextPool::new();
+            // Elements of mixed types, as a misbehaving server could send them.
+            let v = if array {
+                Variant::Array(Box::new(opcua::types::Array {
+                    value_type: opcua::types::VariantScalarTypeId::Double,
+                    values: elements.clone(),
+                    dimensions: None,
+                }))
+            } else {
+                elements.first().cloned().unwrap_or(Variant::Empty)
+            };
+            match value(&v, index, &texts) {
+                Ok(Value::Float(f)) => {
+                    let scalar = if array { &elements[index.unwrap() as usize] } else { &v };
+                    let same = match scalar {
+                        Variant::Double(d) => d.to_bits() == f.to_bits(),
+                        Variant::Float(x) => f64::from(*x).to_bits() == f.to_bits(),
+                        _ => false,
+                    };
+                    prop_assert!(same, "{:?} read as {}", scalar, f);
+                }
+                Ok(_) => {}
+                Err(r) => prop_assert!(!r.to_string().is_empty()),
+            }
+        }
+
+        /// Any status code a server sends maps to a quality and a name; good codes never map to Bad.
+        #[test]
+        fn any_status_code_has_a_quality_and_a_name(bits in any::<u32>(), ticks in any::<i64>()) {
+            let code = StatusCode::from(bits);
+            let q = quality(code);
+            prop_assert!(!status_name(code).is_empty());
+            if code.is_good() {
+                prop_assert!(!matches!(q, Quality::Bad(_)));
+            }
+            if code.is_bad() {
+                prop_assert!(matches!(q, Quality::Bad(_)));
+            }
+            let _ = timestamp(&DateTime::from(ticks.clamp(-100_000_000_000_000_000, 9_000_000_000_000_000_000)));
+        }
+    }
 }

@@ -212,4 +212,76 @@ mod tests {
         // A multi-byte character where the checksum should be: refused, no slicing inside it.
         assert!(p.parse("12.5,3.锅").is_err());
     }
+
+    use proptest::prelude::*;
+
+    fn any_parser() -> impl Strategy<Value = LineParser> {
+        let checksum = prop_oneof![
+            Just(Checksum::None),
+            Just(Checksum::Nmea),
+            Just(Checksum::Xor8),
+            Just(Checksum::Sum8)
+        ];
+        let field = prop_oneof![
+            (0usize..12).prop_map(Field::Index),
+            (0usize..40, 0usize..12).prop_map(|(first, count)| Field::Columns { first, count }),
+        ];
+        (
+            checksum,
+            prop::sample::select(vec![None, Some(","), Some(";"), Some(" "), Some("，")]),
+            prop::collection::vec(field, 1..4),
+        )
+            .prop_map(|(checksum, delimiter, fields)| parser(delimiter, None, checksum, fields))
+    }
+
+    /// A line the instrument could have sent (fields, then the checksum its kind asks for), so the
+    /// checks pass and the field paths run; the properties below also mutate it.
+    fn framed(kind: Checksum, body: &str) -> String {
+        let x = body.bytes().fold(0u8, |a, b| a ^ b);
+        match kind {
+            Checksum::None => body.to_owned(),
+            Checksum::Nmea => format!("${body}*{x:02X}"),
+            Checksum::Xor8 => format!("{body}{x:02X}"),
+            Checksum::Sum8 => format!("{body}{:02X}", body.bytes().fold(0u8, |a, b| a.wrapping_add(b))),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(protocols::fuzz::cases()))]
+        /// Any line, of any characters: values or reasons, never a panic, and each reason says what.
+        #[test]
+        fn any_line_gives_values_or_reasons_without_a_panic(p in any_parser(), line in "\\PC{0,60}") {
+            match p.parse(&line) {
+                Ok(fields) => {
+                    prop_assert_eq!(fields.len(), p.fields.len());
+                    for f in fields.iter().filter_map(|f| f.as_ref().err()) {
+                        prop_assert!(!f.to_string().is_empty());
+                    }
+                }
+                Err(e) => prop_assert!(e.to_string().contains("line")),
+            }
+        }
+
+        /// A well-framed line parses; one ASCII character of it changed to another is refused (a one-byte
+        /// change always moves an XOR and a sum mod 256; a multi-byte character can collide with a sum:
+        /// '，' sums to '7', so such changes are not claimed).
+        #[test]
+        fn a_framed_line_parses_and_a_changed_one_is_caught(
+            p in any_parser(),
+            values in prop::collection::vec(-1e6f64..1e6, 1..6),
+            at in any::<prop::sample::Index>(),
+            with in "[0-9.,;A-Z]",
+        ) {
+            let sep = p.delimiter.clone().unwrap_or_else(|| ",".into());
+            let body = values.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(&sep);
+            let line = framed(p.checksum, &body);
+            prop_assert!(p.parse(&line).is_ok(), "{:?} refused {}", p, line);
+            let chars: Vec<char> = line.chars().collect();
+            let i = at.index(chars.len());
+            let changed: String = chars.iter().enumerate().map(|(j, c)| if j == i { with.clone() } else { c.to_string() }).collect();
+            if changed != line && chars[i].is_ascii() && p.checksum != Checksum::None {
+                prop_assert!(p.parse(&changed).is_err(), "{:?} took {} for {}", p, changed, line);
+            }
+        }
+    }
 }

@@ -5,6 +5,8 @@
 mod check;
 pub use check::name_problem;
 mod env;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod outputs;
 pub mod redact;
 mod summary;

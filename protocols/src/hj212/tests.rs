@@ -11,9 +11,7 @@ use super::*;
 
 const STANDARD: &str = "##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&1C80\r\n";
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
-}
+use crate::fuzz::cases;
 
 #[test]
 fn decodes_the_standards_packet() {

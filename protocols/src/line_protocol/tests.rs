@@ -226,7 +226,7 @@ fn field_value(v: &(u8, i64, u64, f64, String)) -> FieldValue<'_> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(crate::fuzz::cases()))]
 
     #[test]
     fn the_reference_parser_reads_back_what_was_written(

@@ -189,6 +189,7 @@ fn build<'a>(kind: u8, start: u16, count: u16, coils: &'a [bool], values: &'a [u
 }
 
 proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
     #[test]
     fn decoding_arbitrary_bytes_never_panics(
         (kind, start, count, coils, values) in request(),

@@ -115,6 +115,7 @@ fn silence_is_three_and_a_half_characters() {
 }
 
 proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
     #[test]
     fn decoding_arbitrary_bytes_never_panics(
         unit in any::<u8>(),

@@ -96,6 +96,7 @@ fn frames_split_by_crc() {
 }
 
 proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
     #[test]
     fn any_bytes_decode_without_panic(pdu in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode_request(&pdu);

@@ -116,6 +116,7 @@ fn seq_counts_from_zero_and_wraps_after_255() {
 }
 
 proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
     #[test]
     fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         if let Ok(p) = decode(&bytes) {
