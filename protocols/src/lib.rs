@@ -16,6 +16,8 @@ pub mod sample;
 pub mod sparkplug;
 #[cfg(feature = "std")]
 pub mod tag;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use sample::{Quality, Reason, Sample, TagId, TextId, Timestamp, Value};
 #[cfg(feature = "std")]
