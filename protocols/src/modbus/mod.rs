@@ -20,7 +20,7 @@ pub mod tcp;
 pub mod value;
 
 #[cfg(test)]
-mod fuzz_tests;
+mod fuzz;
 #[cfg(test)]
 mod pdu_tests;
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! The count is `PROPTEST_CASES`, 10 000 when unset: `PROPTEST_CASES=100000 benches/fuzz-long.sh` is
 //! the long run (README, "Property tests").
 
+pub mod sparkplug;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 
