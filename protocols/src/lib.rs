@@ -7,8 +7,6 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-#[cfg(feature = "std")]
-pub mod fuzz;
 #[cfg(feature = "alloc")]
 pub mod hj212;
 pub mod line_protocol;
@@ -18,6 +16,8 @@ pub mod sample;
 pub mod sparkplug;
 #[cfg(feature = "std")]
 pub mod tag;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use sample::{Quality, Reason, Sample, TagId, TextId, Timestamp, Value};
 #[cfg(feature = "std")]

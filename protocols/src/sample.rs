@@ -274,7 +274,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases()))]
         #[test]
         fn words_round_trip(s in sample()) {
             let back = Sample::from_words(s.to_words()).unwrap();

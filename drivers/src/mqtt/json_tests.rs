@@ -127,7 +127,7 @@ fn a_payload_that_is_not_json_gives_no_sample_and_an_error() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(protocols::fuzz::cases()))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(protocols::testkit::cases()))]
     #[test]
     fn any_payload_decodes_or_errs_without_a_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200), text in "\\PC{0,60}") {
         let tags = [("/温度", Kind::Float), ("/a/0", Kind::Int), ("/b", Kind::Bool), ("/c", Kind::Text)];

@@ -273,7 +273,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(protocols::fuzz::cases()))]
+        #![proptest_config(ProptestConfig::with_cases(protocols::testkit::cases()))]
         /// Whatever a server sends for a node, scalar or array, with or without an index: a value, or a
         /// refusal that names the type or the index. Never a panic.
         #[test]

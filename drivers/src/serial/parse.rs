@@ -247,7 +247,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(protocols::fuzz::cases()))]
+        #![proptest_config(ProptestConfig::with_cases(protocols::testkit::cases()))]
         /// Any line, of any characters: values or reasons, never a panic, and each reason says what.
         #[test]
         fn any_line_gives_values_or_reasons_without_a_panic(p in any_parser(), line in "\\PC{0,60}") {

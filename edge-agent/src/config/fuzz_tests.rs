@@ -103,7 +103,7 @@ fn the_unedited_plant_is_valid() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(protocols::fuzz::cases()))]
+    #![proptest_config(ProptestConfig::with_cases(protocols::testkit::cases()))]
     #[test]
     fn a_mistyped_config_is_a_config_or_errors_that_say_where(edits in prop::collection::vec(edit(), 1..4)) {
         let text = edits.iter().fold(PLANT.to_owned(), |t, e| apply(&t, e));

@@ -303,7 +303,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(protocols::fuzz::cases()))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(protocols::testkit::cases()))]
         #[test]
         fn arbitrary_bytes_never_panic_and_always_make_progress(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             match decode(&bytes) {

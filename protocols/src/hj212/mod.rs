@@ -16,6 +16,8 @@ pub mod split;
 pub mod time;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 pub use crc::crc16;

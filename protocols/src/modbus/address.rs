@@ -284,7 +284,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases()))]
         #[test]
         fn parse_never_panics(s in "\\PC{0,12}", one in any::<bool>()) {
             let _ = Address::parse(&s, if one { Base::One } else { Base::Zero });

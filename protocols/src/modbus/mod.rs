@@ -20,6 +20,8 @@ pub mod tcp;
 pub mod value;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod pdu_tests;
 #[cfg(test)]
 mod plan_tests;

@@ -115,18 +115,7 @@ fn silence_is_three_and_a_half_characters() {
 }
 
 proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
-    #[test]
-    fn decoding_arbitrary_bytes_never_panics(
-        unit in any::<u8>(),
-        count in 0u16..200,
-        bytes in prop::collection::vec(any::<u8>(), 0..300),
-    ) {
-        let read = Request::Read { space: HoldingRegister, start: 0, count };
-        let _ = decode_response(unit, &read, &bytes);
-        let _ = decode_response(unit, &Request::WriteCoil { address: 0, on: true }, &bytes);
-    }
-
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases()))]
     #[test]
     fn framed_responses_round_trip(unit in any::<u8>(), data in prop::collection::vec(any::<u8>(), 1..=125)) {
         let count = data.len() as u16;

@@ -96,15 +96,7 @@ fn frames_split_by_crc() {
 }
 
 proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
-    #[test]
-    fn any_bytes_decode_without_panic(pdu in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = decode_request(&pdu);
-        let _ = split_frame(&pdu);
-        let mut buf = [0u8; 256];
-        let _ = encode_echo(&pdu, &mut buf);
-    }
-
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases()))]
     #[test]
     fn every_register_read_round_trips(start in 0u16..=65535, count in 1u16..=125) {
         let req = Request::Read { space: HoldingRegister, start, count };

@@ -187,19 +187,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
-        #[test]
-        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-            match decode_adu(&bytes) {
-                TcpFrame::Complete { header, pdu, len } => {
-                    prop_assert!(len <= bytes.len());
-                    prop_assert_eq!(pdu.len(), header.pdu_len());
-                }
-                TcpFrame::Partial { need } => prop_assert!(need > 0),
-                TcpFrame::Corrupt(_) => {}
-            }
-        }
-
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases()))]
         #[test]
         fn frames_round_trip(t in any::<u16>(), unit in any::<u8>(), pdu in prop::collection::vec(any::<u8>(), 1..=MAX_PDU)) {
             let mut buf = [0u8; MAX_ADU];

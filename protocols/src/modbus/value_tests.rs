@@ -194,7 +194,7 @@ fn order() -> impl Strategy<Value = ByteOrder> {
 }
 
 proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases()))]
     /// Any registers an unscaled numeric tag reads write back to the same registers (NaNs aside).
     #[test]
     fn unscaled_registers_round_trip(ty in numeric_type(), order in order(), regs in any::<[u16; 4]>()) {

@@ -4,6 +4,8 @@
 //! - [`proto`]: the protobuf messages, with the specification's field numbers.
 //! - here: [`Topic`], [`DataType`], [`Reading`], [`encode`] and [`decode`], sequence numbers.
 
+#[cfg(test)]
+mod fuzz;
 pub mod proto;
 #[cfg(test)]
 mod tests;

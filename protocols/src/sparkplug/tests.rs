@@ -1,5 +1,3 @@
-use proptest::prelude::*;
-
 use super::*;
 
 #[test]
@@ -113,48 +111,4 @@ fn seq_counts_from_zero_and_wraps_after_255() {
     let got: Vec<u64> = (0..258).map(|_| s.take()).collect();
     assert_eq!(&got[..3], &[0, 1, 2]);
     assert_eq!(&got[254..], &[254, 255, 0, 1]);
-}
-
-proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::fuzz::cases()))]
-    #[test]
-    fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok(p) = decode(&bytes) {
-            for m in &p.metrics {
-                let _ = Reading::of(m, Some(DataType::Double));
-                let _ = quality_of(m);
-            }
-        }
-    }
-
-    #[test]
-    fn parsing_any_topic_never_panics_and_formats_back(topic in "\\PC{0,40}", levels in proptest::collection::vec("[^/+#]{1,6}", 3..6)) {
-        let _ = Topic::parse(&topic);
-        let joined = format!("{NAMESPACE}/{}", levels.join("/"));
-        if let Some(t) = Topic::parse(&joined) {
-            prop_assert_eq!(t.to_topic(), joined);
-        }
-    }
-
-    #[test]
-    fn metrics_with_any_field_values_read_without_panic(
-        datatype in proptest::option::of(0u32..40),
-        int in any::<u32>(),
-        long in any::<u64>(),
-        which in 0u8..4,
-    ) {
-        let value = match which {
-            0 => MetricValue::IntValue(int),
-            1 => MetricValue::LongValue(long),
-            2 => MetricValue::FloatValue(f32::from_bits(int)),
-            _ => MetricValue::DoubleValue(f64::from_bits(long)),
-        };
-        let m = Metric { datatype, value: Some(value), ..Default::default() };
-        let _ = Reading::of(&m, None);
-        let bytes = encode(&Payload { metrics: vec![m.clone()], ..Default::default() });
-        // Compared as encoded bytes: a NaN value is never equal to itself, its bits are.
-        let back = decode(&bytes).unwrap();
-        prop_assert_eq!(encode(&back), bytes);
-        prop_assert_eq!(back.metrics.len(), 1);
-    }
 }

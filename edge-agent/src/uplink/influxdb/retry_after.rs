@@ -147,7 +147,7 @@ mod tests {
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
     proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(protocols::fuzz::cases()))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(protocols::testkit::cases()))]
         #[test]
         fn any_header_value_is_a_hint_or_none_never_a_panic(value in any::<String>(), now in any::<u32>()) {
             let _ = parse_retry_after(&value, at(u64::from(now)));
