@@ -84,8 +84,10 @@ fi
 step "ring under the loom model checker"
 # --cfg loom on the edge-agent crate only: tokio drops tokio::net under it, which axum needs.
 # A step that runs no model would pass without checking anything: count them.
+# The default target dir: the release-built dependencies are the benchmarks build's too (the bench profile
+# has the release settings), while the wrapper keeps the workspace crates' artifacts apart.
 loom_log=$(mktemp)
-RUSTC_WORKSPACE_WRAPPER="$root/edge-agent/src/ring/loom-rustc.sh" CARGO_TARGET_DIR="$root/target/loom" \
+RUSTC_WORKSPACE_WRAPPER="$root/edge-agent/src/ring/loom-rustc.sh" \
   cargo test --locked --release -p edge-agent --lib ring:: 2>&1 | tee "$loom_log"
 models=$(grep -o 'test result: ok\. [0-9]* passed' "$loom_log" | awk '{s += $4} END {print s + 0}')
 rm -f "$loom_log"

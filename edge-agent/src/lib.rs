@@ -6,6 +6,7 @@ pub mod engine;
 pub mod export;
 pub mod http;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod ring;

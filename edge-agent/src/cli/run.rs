@@ -53,6 +53,7 @@ pub async fn run(path: PathBuf, config: Config, process_start: Instant) -> anyho
     tracing::info!(site = %site, devices = state.current().devices.len(), "edge-agent running");
     let notifier = Notifier::from_env();
     let watchdog = notifier.as_ref().and_then(crate::notify::start_watchdog);
+    crate::memory::trim_after_settling("start");
     if let Some(n) = &notifier {
         n.tell(&format!("READY=1\nSTATUS=running {site}, {} devices", state.current().devices.len()));
     }
@@ -123,6 +124,7 @@ async fn reload(
     }
     let (started, report) = running.reload(next, clock, process_start, Some(persist), STOP_GRACE).await;
     state.swap(started.generation.clone());
+    crate::memory::trim_after_settling("reload");
     state.reloads_ok.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
         config = %path.display(),
