@@ -10,6 +10,7 @@ mod reload;
 pub use reload::ReloadReport;
 pub mod snapshot;
 pub mod supervise;
+pub mod uplinks;
 pub mod writes;
 
 use std::collections::HashMap;
@@ -27,7 +28,8 @@ use crate::store::persist::{Feed, Persist};
 use crate::uplink::UplinkStats;
 use engines::{EngineControl, EngineStats, HostWiring, start_engines};
 use snapshot::Snapshot;
-use supervise::{Component, supervise};
+use supervise::Component;
+use uplinks::UplinkRun;
 use writes::WriteRouter;
 
 /// Writes queued per link before a writer waits: control loops write a few values a second at most.
@@ -75,8 +77,7 @@ pub struct Running {
     readers: Vec<JoinHandle<()>>,
     stop_engines: watch::Sender<bool>,
     lossless: Option<JoinHandle<()>>,
-    stop_uplinks: watch::Sender<bool>,
-    uplinks: Vec<JoinHandle<()>>,
+    uplinks: Vec<UplinkRun>,
 }
 
 impl Running {
@@ -189,34 +190,22 @@ impl Running {
             )
         };
 
-        let (stop_uplinks, uplinks_stop) = watch::channel(false);
         let mut uplink_stats = Vec::new();
         let mut uplinks = Vec::new();
         for cfg in config.uplinks.iter().filter(|_| store.is_some()) {
-            let stats = Arc::new(UplinkStats::new(&cfg.name));
-            uplink_stats.push(stats.clone());
-            let component = Component::new("uplink", cfg.name.clone());
-            components.push(component.clone());
-            let shared = store.expect("filtered").shared.clone();
-            let (cfg, stop, routes) = (cfg.clone(), uplinks_stop.clone(), writes.clone());
-            let start = {
-                let stats = stats.clone();
-                move || {
-                    supervise::join(cfg.start_routed(
-                        shared.clone(),
-                        stats.clone(),
-                        stop.clone(),
-                        routes.clone(),
-                    ))
+            let run = match carried.uplinks.remove(&cfg.name) {
+                Some(kept) => {
+                    kept.route_through(writes.clone());
+                    kept
                 }
+                None => UplinkRun::start(cfg, store.expect("filtered").shared.clone(), writes.clone()),
             };
-            let stopping = {
-                let stop = uplinks_stop.clone();
-                move || *stop.borrow()
-            };
-            let on_failure = move |why: &str| stats.mark_down(why);
-            uplinks.push(supervise(component, start, stopping, on_failure));
+            uplink_stats.push(run.stats.clone());
+            components.push(run.component.clone());
+            uplinks.push(run);
         }
+        // A reload carries only uplinks the next config has; one left over must not run unowned.
+        carried.uplinks.values().for_each(UplinkRun::signal_stop);
 
         let shared = Arc::new(links::Shared {
             config: config.clone(),
@@ -265,7 +254,6 @@ impl Running {
             readers,
             stop_engines,
             lossless,
-            stop_uplinks,
             uplinks,
         };
         (running, tap)
@@ -303,15 +291,9 @@ impl Running {
             }
         }
         // Uplinks save their position; what they had not sent is resent by the next generation or start.
-        let _ = self.stop_uplinks.send(true);
-        for task in std::mem::take(&mut self.uplinks) {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                tracing::warn!(
-                    "an uplink did not stop in time; aborted (it resends from its saved position)"
-                );
-                abort.abort();
-            }
+        self.uplinks.iter().for_each(UplinkRun::signal_stop);
+        for uplink in std::mem::take(&mut self.uplinks) {
+            uplink.stop(deadline).await;
         }
     }
 }
@@ -326,7 +308,7 @@ impl Drop for Running {
         self.forwarders.iter().for_each(|f| f.abort());
         let _ = self.stop_engines.send(true);
         self.generation.ring.close();
-        let _ = self.stop_uplinks.send(true);
+        self.uplinks.iter().for_each(UplinkRun::signal_stop);
     }
 }
 

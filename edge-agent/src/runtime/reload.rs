@@ -1,7 +1,9 @@
 //! A reload, link by link: a link whose config did not change keeps running (its connection, its scan
 //! schedule, its counters) and moves into the next generation through its relay; a changed link is
-//! stopped and started again from its new config; a removed one is stopped. Engines and uplinks are
-//! lossless across generations (engines restart from their checkpoint, uplinks from their cursor).
+//! stopped and started again from its new config; a removed one is stopped. Uplinks likewise: an
+//! unchanged one keeps its connection and position (`uplinks.rs`), a changed one restarts from its
+//! cursor. Engines restart with each generation from their checkpoint, losing nothing: they read the
+//! generation's ring, which a reload replaces.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::links::LinkRun;
+use super::uplinks::UplinkRun;
 use super::{Running, WRITE_QUEUE};
 use crate::config::Config;
 use crate::store::persist::Persist;
@@ -23,6 +26,8 @@ pub struct Carried {
     pub texts: Option<Arc<TextPool>>,
     /// Running links, by their index in the next config.
     pub kept: HashMap<usize, LinkRun>,
+    /// Running uplinks whose config did not change, by name.
+    pub uplinks: HashMap<String, UplinkRun>,
 }
 
 /// What a reload did with each link, by name.
@@ -32,6 +37,10 @@ pub struct ReloadReport {
     pub restarted: Vec<String>,
     pub started: Vec<String>,
     pub stopped: Vec<String>,
+    pub uplinks_kept: Vec<String>,
+    pub uplinks_restarted: Vec<String>,
+    pub uplinks_started: Vec<String>,
+    pub uplinks_stopped: Vec<String>,
 }
 
 impl std::fmt::Display for ReloadReport {
@@ -39,11 +48,16 @@ impl std::fmt::Display for ReloadReport {
         let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
         write!(
             f,
-            "links kept running: {}; restarted: {}; started: {}; stopped: {}",
+            "links kept running: {}; restarted: {}; started: {}; stopped: {}; \
+             uplinks kept running: {}; restarted: {}; started: {}; stopped: {}",
             list(&self.kept),
             list(&self.restarted),
             list(&self.started),
-            list(&self.stopped)
+            list(&self.stopped),
+            list(&self.uplinks_kept),
+            list(&self.uplinks_restarted),
+            list(&self.uplinks_started),
+            list(&self.uplinks_stopped)
         )
     }
 }
@@ -119,11 +133,36 @@ impl Running {
             }
             run.stop(deadline).await;
         }
+        // An unchanged uplink reads the same store on: it leaves this generation before it stops.
+        let mut uplinks = HashMap::new();
+        for run in std::mem::take(&mut self.uplinks) {
+            let name = run.config.name.clone();
+            match next.uplinks.iter().find(|c| c.name == name) {
+                Some(cfg) if *cfg == run.config && store.is_some() => {
+                    report.uplinks_kept.push(name.clone());
+                    uplinks.insert(name, run);
+                }
+                found => {
+                    let changes = if found.is_some() {
+                        &mut report.uplinks_restarted
+                    } else {
+                        &mut report.uplinks_stopped
+                    };
+                    changes.push(name);
+                    self.uplinks.push(run);
+                }
+            }
+        }
+        for cfg in &next.uplinks {
+            if !report.uplinks_kept.contains(&cfg.name) && !report.uplinks_restarted.contains(&cfg.name) {
+                report.uplinks_started.push(cfg.name.clone());
+            }
+        }
         // Kept links go on acquiring into their relays while this generation drains.
         kept.values().for_each(|run| run.relay.hold());
         let texts = self.generation.texts.clone();
         self.stop(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
-        let carried = Carried { texts: Some(texts), kept };
+        let carried = Carried { texts: Some(texts), kept, uplinks };
         let (running, _) = Running::start_inner(next, clock, process_start, false, store, carried);
         (running, report)
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-mod supervision {
+pub(in crate::runtime) mod supervision {
     use std::sync::atomic::AtomicU32;
     use std::sync::atomic::Ordering::Relaxed;
 
@@ -155,7 +155,8 @@ mod supervision {
         }
     }
 
-    struct Counting(Arc<AtomicU32>);
+    /// A sink that counts what it was given and acknowledges it all.
+    pub(in crate::runtime) struct Counting(pub(in crate::runtime) Arc<AtomicU32>);
 
     impl crate::uplink::Sink for Counting {
         type Item = ();

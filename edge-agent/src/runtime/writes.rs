@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use drivers::{WritableSpec, WriteError, WriteRequest};
 use protocols::{TagId, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
 
@@ -59,5 +59,34 @@ impl WriteRouter {
                 reason: format!("no confirmation from the link within {}s", WRITE_TIMEOUT.as_secs()),
             }),
         }
+    }
+}
+
+/// The write router of the generation running now. An uplink outlives a reload that left its config
+/// alone, so the commands its peer sends must reach the links of whichever generation followed.
+#[derive(Clone)]
+pub struct Routes(watch::Receiver<WriteRouter>);
+
+impl Routes {
+    /// Routes that follow what is sent on the returned sender.
+    pub fn following(router: WriteRouter) -> (watch::Sender<WriteRouter>, Routes) {
+        let (tx, rx) = watch::channel(router);
+        (tx, Routes(rx))
+    }
+
+    /// Routes that never change (an uplink started outside a running plant).
+    pub fn fixed(router: WriteRouter) -> Routes {
+        Routes::following(router).1
+    }
+
+    pub async fn write(&self, tag: &str, value: Value) -> Result<(), WriteError> {
+        let router = self.0.borrow().clone();
+        router.write(tag, value).await
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes::fixed(WriteRouter::default())
     }
 }

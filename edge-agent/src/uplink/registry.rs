@@ -22,7 +22,7 @@ pub use super::pacing::COMMON_KEYS;
 use super::pacing::{CommonToml, Pacing};
 use super::task::UplinkContext;
 use crate::config::ConfigErrors;
-use crate::runtime::writes::WriteRouter;
+use crate::runtime::writes::Routes;
 use crate::store::Shared;
 
 /// Reads a kind's own keys of one `[[uplink]]` (every key but [`COMMON_KEYS`]); `kind` is the `type`
@@ -119,7 +119,7 @@ impl UplinkConfig {
         stats: Arc<UplinkStats>,
         stop: watch::Receiver<bool>,
     ) -> JoinHandle<Result<(), String>> {
-        self.start_routed(store, stats, stop, WriteRouter::default())
+        self.start_routed(store, stats, stop, Routes::default())
     }
 
     /// [`Self::start`], with the generation's write router for commands the peer sends.
@@ -128,7 +128,7 @@ impl UplinkConfig {
         store: Arc<Shared>,
         stats: Arc<UplinkStats>,
         stop: watch::Receiver<bool>,
-        writes: WriteRouter,
+        writes: Routes,
     ) -> JoinHandle<Result<(), String>> {
         let pacing = self.pacing.clone();
         self.settings.start(UplinkContext { name: self.name.clone(), pacing, store, stats, stop, writes })

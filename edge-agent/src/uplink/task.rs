@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use super::UplinkStats;
 use super::pacing::Pacing;
 use super::sink::Sink;
-use crate::runtime::writes::WriteRouter;
+use crate::runtime::writes::Routes;
 use crate::store::Shared;
 
 /// What an uplink is started with, whatever its kind.
@@ -21,9 +21,10 @@ pub struct UplinkContext {
     pub stats: Arc<UplinkStats>,
     /// Turns true when the generation stops.
     pub stop: watch::Receiver<bool>,
-    /// The generation's write router: a peer that sends commands (Sparkplug DCMD) writes through it,
-    /// so a command reaches an actuator only as any other write does (writable tags, inside limits).
-    pub writes: WriteRouter,
+    /// The running generation's write router: a peer that sends commands (Sparkplug DCMD) writes
+    /// through it, so a command reaches an actuator only as any other write does (writable tags, inside
+    /// limits).
+    pub writes: Routes,
 }
 
 /// Starts the uplink sending the store through `sink` (or, when the sink could not be built, ends with

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::device::{Device, metric};
 use super::{Message, SparkplugTarget};
-use crate::runtime::writes::WriteRouter;
+use crate::runtime::writes::Routes;
 use crate::uplink::UplinkStats;
 use crate::uplink::sink::{Delivery, Encoded};
 use crate::uplink::task::UplinkContext;
@@ -40,7 +40,7 @@ pub(super) struct Node {
     bd_seq: Arc<AtomicU64>,
     host_online: AtomicBool,
     stats: Arc<UplinkStats>,
-    writes: WriteRouter,
+    writes: Routes,
 }
 
 fn now_ms() -> u64 {
