@@ -104,6 +104,8 @@ pub fn redact(text: &str) -> String {
         at = range.end;
     }
     out.push_str(&text[at..]);
+    // Kept for the console as long as the config runs: a replacement longer than its secret doubled it.
+    out.shrink_to_fit();
     out
 }
 

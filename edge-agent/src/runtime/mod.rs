@@ -155,7 +155,7 @@ impl Running {
                 (None, None) => {}
             }
         }
-        let writes = WriteRouter::new(&config, &routes);
+        let writes = WriteRouter::new(&config, tag_ids.clone(), &routes);
 
         let mut components = Vec::new();
         let (stop_engines, engines_stop) = watch::channel(false);

@@ -27,8 +27,13 @@ pub struct WriteRouter {
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl WriteRouter {
-    /// Routes for every writable tag of `links` (tag ids with the sender of the link that owns them).
-    pub fn new(config: &Config, links: &[(Vec<TagId>, mpsc::Sender<WriteRequest>)]) -> Self {
+    /// Routes for every writable tag of `links` (tag ids with the sender of the link that owns them);
+    /// `names` is the generation's index of every tag by name, shared, not copied.
+    pub fn new(
+        config: &Config,
+        names: Arc<HashMap<String, TagId>>,
+        links: &[(Vec<TagId>, mpsc::Sender<WriteRequest>)],
+    ) -> Self {
         let mut routes = HashMap::new();
         for (tags, link) in links {
             for &tag in tags {
@@ -38,8 +43,7 @@ impl WriteRouter {
                 }
             }
         }
-        let names = config.tags.registry.iter().map(|(id, name)| (name.to_owned(), id)).collect();
-        WriteRouter { routes: Arc::new(routes), names: Arc::new(names) }
+        WriteRouter { routes: Arc::new(routes), names }
     }
 
     pub async fn write(&self, tag: &str, value: Value) -> Result<(), WriteError> {
