@@ -1,7 +1,8 @@
 //! The OPC UA driver against async-opcua's server in this process, the second implementation beside
 //! asyncua (tests/opcua.rs): subscriptions with a deadband, every node id form, SignAndEncrypt with a
 //! certificate exchange both ways, a server restart mid-stream, a node deleted while subscribed,
-//! writes, and browse output parsed back by `check`.
+//! writes, browse output parsed back by `check`, and the link through the fault proxy (latency, resets,
+//! refused reconnects).
 
 #[path = "support/opcua_peer.rs"]
 mod opcua_peer;
@@ -10,6 +11,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use hil_tests::faults::{Fault, FaultProxy};
 use hil_tests::harness::Harness;
 use hil_tests::opcua_link::{
     PRESSURE, WRITABLE, boiler, browse_and_check, config, good, secure_config, trust_the_server,
@@ -229,5 +231,57 @@ async fn browse_prints_the_plant_and_a_block_that_check_accepts_and_the_agent_re
             .all(|t| good(h, &format!("锅炉一号.{t}")))
     })
     .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_fault_proxy_latency_keeps_data_good_and_resets_and_refusals_end_in_recovery() {
+    let server = OpcuaPeer::start();
+    let proxy = FaultProxy::start(format!("127.0.0.1:{}", server.port), 212);
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("opc.tcp://{}/", proxy.addr);
+    let h = Harness::start(&config(&endpoint, dir.path(), &BOILER));
+    h.until(Duration::from_secs(20), "pressure Good through the proxy", |h| good(h, "锅炉一号.压力")).await;
+    assert!(proxy.counts().bytes_down > 0, "the session runs through the proxy: {:?}", proxy.counts());
+
+    // 150-250 ms each way: slower than a LAN, well inside the 2 s timeout. Changes keep arriving Good.
+    proxy.set(Fault::Latency { delay: Duration::from_millis(150), jitter: Duration::from_millis(100) });
+    server.set(&valve(), 55.0);
+    h.until(Duration::from_secs(10), "the valve change through the latency", |h| {
+        h.latest("锅炉一号.给水阀")
+            .is_some_and(|s| (s.quality, s.value) == (Quality::Good, Value::Float(55.0)))
+    })
+    .await;
+    assert!(proxy.counts().delayed_chunks > 0);
+    assert_eq!(h.device("锅炉一号").reconnects.load(Ordering::Relaxed), 0, "latency alone is no outage");
+    proxy.set(Fault::Pass);
+
+    // The connection reset under the session: the loss is seen, and the link comes back by itself.
+    let before = h.samples("锅炉一号.压力").len();
+    proxy.reset_all();
+    h.until(Duration::from_secs(30), "pressure Good again after the reset", |h| {
+        h.device("锅炉一号").reconnects.load(Ordering::Relaxed) >= 1
+            && h.samples("锅炉一号.压力")[before..].iter().any(|s| s.quality == Quality::Good)
+    })
+    .await;
+    assert!(proxy.counts().resets >= 1);
+
+    // The server gone for a while (reconnects refused): every tag turns Bad, then recovers when it is back.
+    proxy.set(Fault::Refuse);
+    proxy.reset_all();
+    h.until(Duration::from_secs(20), "pressure Bad while refused", |h| {
+        h.latest("锅炉一号.压力").is_some_and(|s| s.quality == Quality::Bad(Reason::CommsLost))
+    })
+    .await;
+    h.until(Duration::from_secs(20), "a reconnect refused", |_| proxy.counts().refused >= 1).await;
+    assert!(!h.device("锅炉一号").is_up());
+    proxy.set(Fault::Pass);
+    server.set(&valve(), 65.0);
+    h.until(Duration::from_secs(30), "data again once the server answers", |h| {
+        good(h, "锅炉一号.压力") && h.latest("锅炉一号.给水阀").is_some_and(|s| s.value == Value::Float(65.0))
+    })
+    .await;
+    assert!(h.device("锅炉一号").is_up());
+    eprintln!("through the proxy: {:?}", proxy.counts());
     h.stop().await;
 }
