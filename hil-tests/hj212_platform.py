@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """An HJ 212 platform for tests, written apart from the agent's codec: it checks every frame's
-length (UTF-8 bytes) and CRC (HJ 212-2017 App. A), acknowledges uploads with 9014, drops the first
+length (UTF-8 bytes) and CRC (HJ 212-2017 App. A), acknowledges uploads with 9014 (not one whose CRC or
+ending fails: a platform discards such a frame, and the station resends it), drops the first
 `--drop-acks` acknowledgements on purpose, sends each `--command` on a session's first frame (before
 its acknowledgement), each `--later` command `--later-delay` seconds after it (while the station may
 be idle), and writes each frame it received as one JSON line to `--log`.
@@ -96,7 +97,8 @@ class Platform:
                         self.send_command(conn, command, f)
                     for command in self.args.later:
                         threading.Timer(self.args.later_delay, self.send_command, (conn, command, f)).start()
-                if cn in ("2011", "2051", "2061", "2031") and int(f.get("Flag", "0")) & 1:
+                whole = entry["crc_ok"] and entry["crlf_ok"]
+                if whole and cn in ("2011", "2051", "2061", "2031") and int(f.get("Flag", "0")) & 1:
                     if self.dropped < self.args.drop_acks:
                         self.dropped += 1
                     else:

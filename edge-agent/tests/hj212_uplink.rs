@@ -1,6 +1,7 @@
 //! The hj212 uplink against `hil-tests/hj212_platform.py`, a platform written apart from the agent's
 //! codec that checks each frame's length and CRC: the platform is down at first, then drops
-//! acknowledgements on purpose and sends a command; every record still arrives, in both editions.
+//! acknowledgements on purpose and sends a command; every record still arrives, in both editions. And
+//! through the fault proxy: resets, flipped bytes and latency on the link, every record arrives whole.
 
 #[path = "support/hj212.rs"]
 mod hj212;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use edge_agent::store::{Dictionary, Store, StoreConfig};
 use edge_agent::uplink::{UplinkConfig, UplinkStats};
+use hil_tests::faults::{Fault, FaultProxy};
 use hj212::{free_port, platform, seen};
 use protocols::{Sample, TagId, TextPool, Timestamp, Value};
 use serde_json::Value as Json;
@@ -143,4 +145,76 @@ async fn history_resend_from_the_store() {
     assert_eq!(resent, want, "{cns:?}");
     assert_eq!(frames[done]["cp"][0]["ExeRtn"], "1");
     assert_eq!(cns.iter().filter(|c| **c == "2051").count() as i64, MINUTES + 5);
+}
+
+/// Resets, then flipped bytes (each way: an upload the platform finds corrupt is not acknowledged, a
+/// corrupt acknowledgement is not taken as one), then latency, while a minute record is stored every
+/// 150 ms: every minute arrives in a whole frame carrying its own values, and every record is
+/// acknowledged.
+#[tokio::test]
+async fn through_the_fault_proxy_every_minute_arrives_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let tags = vec![("cems".to_owned(), "锅炉一号.hj212.minute".to_owned())];
+    store.set_dictionary(Dictionary { site: "华东一厂".into(), gateway: "三号网关".into(), tags }).unwrap();
+    let port = free_port();
+    let log = dir.path().join("seen.jsonl");
+    let _platform = platform(port, &log, &[]);
+    let proxy = FaultProxy::start(format!("127.0.0.1:{port}"), 2017);
+    let cfg = uplink(proxy.addr.port(), "2017");
+    let stats = Arc::new(UplinkStats::new(&cfg.name));
+    let (stop_tx, stop) = watch::channel(false);
+    let task = cfg.start(store.shared(), stats.clone(), stop);
+    let texts = TextPool::new();
+    let latency = Fault::Latency { delay: Duration::from_millis(40), jitter: Duration::from_millis(40) };
+    for m in 0..MINUTES {
+        // Seven minutes a fault: each sees uploads, acknowledgements and resends.
+        let fault = match m {
+            0 => Some(Fault::Reset { chance: 0.5 }),
+            7 => Some(Fault::Flip { chance: 0.5 }),
+            14 => Some(latency.clone()),
+            _ => None,
+        };
+        if let Some(fault) = fault {
+            proxy.set(fault);
+        }
+        let record =
+            format!("a21026-Cou=0.150,a21026-Min=10.000,a21026-Avg={m}.500,a21026-Max=20.000,a21026-Flag=N");
+        let sample =
+            Sample::good(TagId(0), Timestamp::from_secs(T0 + m * 60), Value::Text(texts.intern(&record)));
+        store.append(&[sample], &texts, Instant::now()).unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    proxy.set(Fault::Pass);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stats.acked.load(Relaxed) < store.head() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop_tx.send(true).unwrap();
+    task.await.unwrap().expect("the uplink stops cleanly");
+    let counts = proxy.counts();
+    assert_eq!(stats.acked.load(Relaxed), store.head(), "{:?}; {counts:?}", stats.last_error());
+    assert!(counts.resets > 0 && counts.flipped_bytes > 0 && counts.delayed_chunks > 0, "{counts:?}");
+
+    let frames = seen(&log);
+    let whole: Vec<&Json> = frames
+        .iter()
+        .filter(|f| f["len_ok"] == true && f["crc_ok"] == true && f["crlf_ok"] == true)
+        .filter(|f| f["fields"]["CN"] == "2051")
+        .collect();
+    let times: BTreeSet<String> =
+        whole.iter().map(|f| f["cp"][0]["DataTime"].as_str().unwrap().to_owned()).collect();
+    let want: BTreeSet<String> = (0..MINUTES).map(|m| format!("2024010108{m:02}00")).collect();
+    assert_eq!(times, want, "every minute arrived in a whole frame");
+    for f in &whole {
+        let minute: i64 = f["cp"][0]["DataTime"].as_str().unwrap()[10..12].parse().unwrap();
+        assert_eq!(f["cp"][1]["a21026-Avg"], format!("{minute}.500"), "a whole frame carries its own values");
+    }
+    let corrupt = frames.iter().filter(|f| f["crc_ok"] != true).count();
+    eprintln!(
+        "through the proxy: {} frames, {corrupt} of them corrupt on arrival, {} whole uploads for {MINUTES} \
+         minutes; {counts:?}",
+        frames.len(),
+        whole.len()
+    );
 }

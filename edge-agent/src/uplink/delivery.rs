@@ -48,7 +48,11 @@ impl<S: Sink> Courier<S> {
                     return false;
                 }
                 let t = Instant::now();
-                let answer = self.sink.deliver(run).await;
+                let answer = match self.sink.deliver(run).await {
+                    Delivery::Partly { delivered: 0, reason, after } => Delivery::Retry { reason, after },
+                    Delivery::Partly { delivered, .. } if delivered >= run.len() => Delivery::Acknowledged,
+                    answer => answer,
+                };
                 self.stats.write_latency.observe(t.elapsed());
                 match answer {
                     Delivery::Acknowledged => {
@@ -67,6 +71,23 @@ impl<S: Sink> Courier<S> {
                             _ = tokio::time::sleep(delay) => {}
                             _ = stop.changed() => {}
                         }
+                    }
+                    Delivery::Partly { delivered, reason, after } => {
+                        // What got through is not sent again; the link worked, so the wait starts short.
+                        self.acknowledged(&run[..delivered]);
+                        self.failed(&reason);
+                        backoff.reset();
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        let delay = match after {
+                            Some(hint) => backoff.after_server_hint(hint),
+                            None => backoff.next_delay(seed),
+                        };
+                        parts.push(part.start + delivered..part.end);
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = stop.changed() => {}
+                        }
+                        break;
                     }
                     Delivery::Refused { .. } | Delivery::TooLarge { .. } if run.len() > 1 => {
                         // Halve until the bad items are alone: the good ones still reach the peer, in order.

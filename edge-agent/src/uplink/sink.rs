@@ -71,6 +71,10 @@ pub enum Delivery {
     Acknowledged,
     /// Nothing is stored; send the same items again later. `after` is the peer's own hint (Retry-After).
     Retry { reason: String, after: Option<Duration> },
+    /// The first `delivered` items are stored, then the link failed: send the rest again later. A peer
+    /// that acknowledges item by item (HJ 212) says so, or a flaky link would resend the first items of
+    /// a batch for ever and never get to its end.
+    Partly { delivered: usize, reason: String, after: Option<Duration> },
     /// Some items are malformed to the peer: sending them again cannot help. The sender halves the list
     /// until the refused items are alone and quarantines them.
     Refused { reason: String },

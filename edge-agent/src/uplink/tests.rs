@@ -13,11 +13,13 @@ use super::{Pacing, UplinkStats};
 use crate::store::{Batch, Dictionary, Store, StoreConfig};
 
 /// Items are the samples' values. A run holding a `poisoned` value is refused, one holding `stuck` never
-/// gets an answer, one holding `explode` panics. What is acknowledged and each batch's replay flag are
-/// recorded.
+/// gets an answer, one holding `explode` panics; with `partial`, each write stores at most that many
+/// items before the link fails (a peer acknowledging item by item on a flaky link). What is
+/// acknowledged and each batch's replay flag are recorded.
 #[derive(Default)]
 struct Memory {
     poisoned: Vec<u64>,
+    partial: Option<usize>,
     stuck: Option<u64>,
     explode: Option<u64>,
     acknowledged: Mutex<Vec<u64>>,
@@ -50,6 +52,10 @@ impl Sink for Arc<Memory> {
             }
             if items.iter().any(|e| self.poisoned.contains(&e.item)) {
                 return Delivery::Refused { reason: "400: bad count".into() };
+            }
+            if let Some(n) = self.partial.filter(|&n| n < items.len()) {
+                self.acknowledged.lock().unwrap().extend(items[..n].iter().map(|e| e.item));
+                return Delivery::Partly { delivered: n, reason: "the link broke".into(), after: None };
             }
             self.acknowledged.lock().unwrap().extend(items.iter().map(|e| e.item));
             Delivery::Acknowledged
@@ -215,4 +221,18 @@ async fn a_sink_that_panics_takes_the_uplink_down_visibly_and_moves_no_cursor() 
     );
     assert!(!r.stats.up.load(Relaxed));
     assert_eq!(r.saved_cursor(), "10", "only the batch before the crash is acknowledged");
+}
+
+/// A link that breaks after every third acknowledgement still gets a whole batch through, each item
+/// once: what the peer acknowledged before a break is not sent again.
+#[tokio::test]
+async fn a_batch_acknowledged_in_part_goes_on_from_where_the_link_broke() {
+    let values: Vec<Option<u64>> = (0..20).map(Some).collect();
+    let mut up = start(&values, Memory { partial: Some(3), ..Memory::default() }, 20, 1);
+    until("every sample acknowledged", || up.stats.acked.load(Relaxed) == 20).await;
+    up.stop().await;
+    assert_eq!(*up.sink.acknowledged.lock().unwrap(), (0..20).collect::<Vec<u64>>(), "each once, in order");
+    assert_eq!(up.stats.sent_samples.load(Relaxed), 20);
+    assert_eq!(up.stats.writes_failed.load(Relaxed), 6, "a break after each three of twenty");
+    assert_eq!(up.saved_cursor(), "20");
 }

@@ -198,7 +198,7 @@ impl Platform {
     async fn deliver(&self, items: &[Encoded<Record>]) -> Delivery {
         let mut guard = self.session.lock().await;
         let Session { link, settings, pace } = &mut *guard;
-        for e in items {
+        for (done, e) in items.iter().enumerate() {
             let r = &e.item;
             if !pace.due(settings, &r.stack, r.cn, r.local_ms) {
                 self.stats.held_by_interval.fetch_add(1, Ordering::Relaxed);
@@ -211,7 +211,7 @@ impl Platform {
                         self.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
                         self.stats.session_up.store(true, Ordering::Relaxed);
                     }
-                    Err(e) => return retry(&self.t, e),
+                    Err(e) => return retry(&self.t, e, done),
                 }
             }
             let Some(l) = link.as_mut() else { continue };
@@ -225,7 +225,7 @@ impl Platform {
                 Ok(()) => pace.sent(&r.stack, r.cn, r.local_ms),
                 Err(err) => {
                     self.lose(link);
-                    return retry(&self.t, err);
+                    return retry(&self.t, err, done);
                 }
             }
         }
@@ -276,7 +276,8 @@ impl Sink for Hj212Sink {
     }
 }
 
-fn retry(t: &Hj212Target, e: LinkError) -> Delivery {
+/// The link failed after `done` records of the batch were acknowledged one by one: those are not sent again.
+fn retry(t: &Hj212Target, e: LinkError, done: usize) -> Delivery {
     let reason = match e {
         LinkError::Io(e) => {
             format!("platform {}: {e}; check the address and the platform's firewall", t.address)
@@ -288,7 +289,7 @@ fn retry(t: &Hj212Target, e: LinkError) -> Delivery {
             t.timeout
         ),
     };
-    Delivery::Retry { reason, after: None }
+    Delivery::Partly { delivered: done, reason, after: None }
 }
 
 impl KindConfig for Hj212Target {
