@@ -14,7 +14,8 @@ fn freed_pages_inside_the_heap_go_back_to_the_system() {
         let chunk = vec![1 + (i % 200) as u8; 200];
         if i % 64 == 0 { kept.push(chunk) } else { freed.push(chunk) }
     }
-    let last = vec![7u8; 200];
+    // Allocated after the rest, so the freed runs are not at the top of the heap.
+    let last = Box::new([7u8; 200]);
     let filled = resident_anonymous().expect("RssAnon in /proc/self/status");
     drop(freed);
     trim();
