@@ -30,6 +30,7 @@ use crate::store::Shared;
 pub type Parse = fn(
     table: Spanned<DeValue<'_>>,
     kind: &Spanned<String>,
+    name: &str,
     errors: &mut ConfigErrors,
 ) -> Option<Arc<dyn KindConfig>>;
 
@@ -192,7 +193,7 @@ fn uplink(common: CommonToml, rest: Spanned<DeValue<'_>>, errors: &mut ConfigErr
         );
         return None;
     };
-    let settings = (kind.parse)(rest, &common.kind, errors)?;
+    let settings = (kind.parse)(rest, &common.kind, common.name.get_ref(), errors)?;
     Some(UplinkConfig { name: common.name.into_inner(), pacing: pacing?, settings })
 }
 
@@ -267,11 +268,16 @@ mod tests {
     }
 
     #[test]
-    fn an_mqtt_json_client_id_defaults_to_one_per_host_so_gateways_of_one_template_do_not_collide() {
+    fn an_mqtt_json_client_id_defaults_to_one_per_host_and_uplink_so_none_collide() {
         let json = "[[uplink]]\nname = \"json\"\ntype = \"mqtt_json\"\nurl = \"mqtt://127.0.0.1:1883\"\ntopic = \"{site}/{gateway}/{device}\"\n";
         let default = format!("{:?}", uplinks(json).unwrap()[0]);
         let host = crate::config::default_gateway();
-        assert!(default.contains(&format!("client_id: \"edge-agent-json-{host}\"")), "{default}");
+        assert!(default.contains(&format!("client_id: \"edge-agent-json-{host}-json\"")), "{default}");
+        // Two uplinks of one gateway to one broker (per sample and per scan) must not take over each other.
+        let second = json.replace("name = \"json\"", "name = \"per-scan\"");
+        let both = uplinks(&format!("{json}{second}")).unwrap();
+        let ids: Vec<String> = both.iter().map(|u| format!("{u:?}")).collect();
+        assert!(ids[1].contains(&format!("client_id: \"edge-agent-json-{host}-per-scan\"")), "{}", ids[1]);
         let set = format!("{:?}", uplinks(&format!("{json}client_id = \"三号网关-json\"\n")).unwrap()[0]);
         assert!(set.contains("client_id: \"三号网关-json\""), "{set}");
     }

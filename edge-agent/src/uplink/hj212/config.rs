@@ -79,6 +79,7 @@ impl std::fmt::Debug for Hj212Target {
 pub fn parse(
     table: Spanned<DeValue<'_>>,
     kind: &Spanned<String>,
+    _name: &str,
     errors: &mut ConfigErrors,
 ) -> Option<Arc<dyn KindConfig>> {
     let t = registry::read::<Hj212Toml>(table, errors)?;

@@ -41,6 +41,7 @@ fn yes() -> bool {
 pub fn parse(
     table: Spanned<DeValue<'_>>,
     kind: &Spanned<String>,
+    _name: &str,
     errors: &mut ConfigErrors,
 ) -> Option<Arc<dyn KindConfig>> {
     let t = registry::read::<InfluxToml>(table, errors)?;

@@ -59,12 +59,13 @@ pub struct JsonTarget {
 pub fn parse(
     table: Spanned<DeValue<'_>>,
     _kind: &Spanned<String>,
+    name: &str,
     errors: &mut ConfigErrors,
 ) -> Option<Arc<dyn KindConfig>> {
     let before = errors.len();
     // A broker closes the older of two connections with one client id: the host name keeps gateways
-    // built from one template apart.
-    let default_id = |_: &JsonToml| format!("edge-agent-json-{}", crate::config::default_gateway());
+    // built from one template apart, the uplink's name two uplinks of one gateway.
+    let default_id = |_: &JsonToml| format!("edge-agent-json-{}-{name}", crate::config::default_gateway());
     let (t, link) = read_link(table, default_id, errors)?;
     let topic = t.topic.get_ref();
     if topic.is_empty() || topic.contains(['+', '#']) {

@@ -78,6 +78,7 @@ pub struct SparkplugTarget {
 pub fn parse(
     table: Spanned<DeValue<'_>>,
     _kind: &Spanned<String>,
+    _name: &str,
     errors: &mut ConfigErrors,
 ) -> Option<Arc<dyn KindConfig>> {
     let before = errors.len();
