@@ -66,14 +66,18 @@ async fn until(what: &str, f: impl Fn() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unchanged_devices_keep_acquiring_through_a_reload_changed_restart_removed_stop() {
+/// A data dir, its store's thread, the clock and the process start a generation is built with.
+fn plant_parts() -> (tempfile::TempDir, Persist, Arc<dyn Clock>, Instant) {
     let dir = tempfile::tempdir().unwrap();
     let store_cfg = StoreConfig { sync: SyncPolicy::Never, ..StoreConfig::default() };
     let store = Store::open(&dir.path().join("store"), &store_cfg).unwrap();
     let persist = Persist::start(store, tokio::runtime::Handle::current()).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(drivers::SystemClock);
-    let process_start = Instant::now();
+    (dir, persist, Arc::new(drivers::SystemClock), Instant::now())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_devices_keep_acquiring_through_a_reload_changed_restart_removed_stop() {
+    let (dir, persist, clock, process_start) = plant_parts();
     let running = Running::start(config(BEFORE, dir.path()), clock.clone(), process_start, Some(&persist));
     let boiler = running.generation.devices[0].clone();
     until("the boiler has scanned", || boiler.samples.load(Relaxed) >= 50).await;
@@ -197,12 +201,7 @@ fn with_uplinks(mut config: Config, uplinks: &[(&str, &Memory)]) -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_uplink_keeps_its_connection_through_a_reload_and_writes_through_the_new_links() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_cfg = StoreConfig { sync: SyncPolicy::Never, ..StoreConfig::default() };
-    let store = Store::open(&dir.path().join("store"), &store_cfg).unwrap();
-    let persist = Persist::start(store, tokio::runtime::Handle::current()).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(drivers::SystemClock);
-    let process_start = Instant::now();
+    let (dir, persist, clock, process_start) = plant_parts();
     let (historian, platform, old) = (Memory::new(1), Memory::new(1), Memory::new(1));
     let before = with_uplinks(
         config(BEFORE, dir.path()),
