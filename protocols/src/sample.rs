@@ -113,7 +113,12 @@ impl Reason {
         }
     }
 
+    /// `None` for a code no reason packs to, and for an argument on a reason that takes none: a word
+    /// that decodes must be the one its sample encodes to, so corruption there is caught, not absorbed.
     fn from_code(code: u8, arg: u8) -> Option<Reason> {
+        if arg != 0 && code != 2 {
+            return None;
+        }
         Some(match code {
             1 => Reason::Timeout,
             2 => Reason::Exception(arg),

@@ -189,7 +189,12 @@ fn build<'a>(kind: u8, start: u16, count: u16, coils: &'a [bool], values: &'a [u
 }
 
 proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases()))]
+    // About 3 % of drawn requests are outside the spec's limits and skipped: the reject budget grows with
+    // the case count, or a 100 000-case run stops at proptest's default of 1024.
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        max_global_rejects: crate::testkit::cases() / 10 + 1024,
+        ..proptest::prelude::ProptestConfig::with_cases(crate::testkit::cases())
+    })]
     #[test]
     fn a_well_formed_answer_decodes(
         (kind, start, count, coils, values) in request(),
