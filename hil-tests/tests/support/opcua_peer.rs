@@ -96,9 +96,12 @@ impl OpcuaPeer {
     }
 
     /// Client certificates the server refused, by file name.
+    /// Certificates the server refused, once written whole: the server creates the file, then writes it,
+    /// so an empty one is still being written.
     pub fn rejected_clients(&self) -> Vec<PathBuf> {
         let dir = std::fs::read_dir(self.pki().join("rejected"));
-        dir.into_iter().flatten().map_while(Result::ok).map(|f| f.path()).collect()
+        let written = |f: &std::fs::DirEntry| f.metadata().is_ok_and(|m| m.len() > 0);
+        dir.into_iter().flatten().map_while(Result::ok).filter(written).map(|f| f.path()).collect()
     }
 
     /// Stops the server with no goodbye to its clients: every socket closes at once.
