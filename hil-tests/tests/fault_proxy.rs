@@ -59,8 +59,9 @@ fn pass_latency_and_bandwidth_deliver_every_byte_in_order_later() {
     assert_eq!(round_trip(&mut s, &block).unwrap(), block, "every byte, in order");
     // 10 kB each way at 20 kB/s: half a second each way.
     assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
-    // The reads were under way with the latency's chunk size: one chunk each way.
-    assert_eq!(proxy.counts().delayed_chunks, 4, "{:?}", proxy.counts());
+    // At least one chunk each way held back; how many depends on how the reads split the 10 kB, which a busy
+    // machine changes.
+    assert!(proxy.counts().delayed_chunks >= 4, "{:?}", proxy.counts());
 }
 
 #[test]
