@@ -75,7 +75,8 @@ measure() {
     rss_sum=$((rss_sum + rss)); rss_n=$((rss_n + 1)); [ "$rss" -gt "$rss_peak" ] && rss_peak=$rss
   done
   c1=$(cpu_ticks "$pid"); w1=$(switches "$pid"); t1=$(date +%s.%N)
-  awk '/^(RssAnon|RssFile|VmHWM|Threads)/ {printf $1 == "Threads:" ? "%s %d  " : "%s %.1f MiB  ", $1, $1 == "Threads:" ? $2 : $2 / 1024} END {print ""}' "/proc/$pid/status" > "$work/rss-$name"
+  awk '/^(RssAnon|RssFile|VmHWM)/ {printf "%s %.1f MiB  ", $1, $2 / 1024} /^Threads/ {printf "%s %d  ", $1, $2}
+       END {print ""}' "/proc/$pid/status" > "$work/rss-$name"
   # Each mapping's resident share, for finding where the memory went (KEEP=dir keeps it).
   cp "/proc/$pid/smaps" "$work/smaps-$name"
   # Let the last second's samples reach the historian before counting the window.

@@ -49,12 +49,9 @@ impl LinkRun {
     /// Stops the driver, waiting until `deadline` before aborting it.
     pub async fn stop(mut self, deadline: tokio::time::Instant) {
         let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                tracing::warn!(link = %self.name, "link did not stop in time; aborted");
-                abort.abort();
-            }
+        let Some(task) = self.task.take() else { return };
+        if !super::supervise::finish_by(task, deadline).await {
+            tracing::warn!(link = %self.name, "link did not stop in time; aborted");
         }
     }
 }

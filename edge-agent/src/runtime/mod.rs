@@ -273,21 +273,17 @@ impl Running {
         // what they derive.
         let _ = self.stop_engines.send(true);
         if let Some(task) = self.lossless.take() {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
+            if !supervise::finish_by(task, deadline).await {
                 tracing::warn!(
                     "lossless engines did not stop in time; aborted (they replay from their saved state)"
                 );
-                abort.abort();
             }
         }
         // No writer is left: closing lets readers take what remains and then end.
         self.generation.ring.close();
         for task in std::mem::take(&mut self.readers) {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
+            if !supervise::finish_by(task, deadline).await {
                 tracing::warn!("a ring reader did not drain in time; aborted");
-                abort.abort();
             }
         }
         // Uplinks save their position; what they had not sent is resent by the next generation or start.

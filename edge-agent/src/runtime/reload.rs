@@ -30,35 +30,39 @@ pub struct Carried {
     pub uplinks: HashMap<String, UplinkRun>,
 }
 
-/// What a reload did with each link, by name.
+/// What a reload did with the links, or with the uplinks, by name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ReloadReport {
+pub struct Changes {
     pub kept: Vec<String>,
     pub restarted: Vec<String>,
     pub started: Vec<String>,
     pub stopped: Vec<String>,
-    pub uplinks_kept: Vec<String>,
-    pub uplinks_restarted: Vec<String>,
-    pub uplinks_started: Vec<String>,
-    pub uplinks_stopped: Vec<String>,
 }
 
-impl std::fmt::Display for ReloadReport {
+/// What a reload did with each link and each uplink.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReloadReport {
+    pub links: Changes,
+    pub uplinks: Changes,
+}
+
+impl std::fmt::Display for Changes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
         write!(
             f,
-            "links kept running: {}; restarted: {}; started: {}; stopped: {}; \
-             uplinks kept running: {}; restarted: {}; started: {}; stopped: {}",
+            "kept running: {}; restarted: {}; started: {}; stopped: {}",
             list(&self.kept),
             list(&self.restarted),
             list(&self.started),
-            list(&self.stopped),
-            list(&self.uplinks_kept),
-            list(&self.uplinks_restarted),
-            list(&self.uplinks_started),
-            list(&self.uplinks_stopped)
+            list(&self.stopped)
         )
+    }
+}
+
+impl std::fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "links {}; uplinks {}", self.links, self.uplinks)
     }
 }
 
@@ -116,48 +120,44 @@ impl Running {
             match old.iter().position(same).filter(|_| same_dir) {
                 Some(j) => {
                     if let Some(run) = old[j].take() {
-                        report.kept.push(run.name.clone());
+                        report.links.kept.push(run.name.clone());
                         kept.insert(i, run);
                     }
                 }
                 None if old.iter().flatten().any(|o| o.name == link.name()) => {
-                    report.restarted.push(link.name().to_owned())
+                    report.links.restarted.push(link.name().to_owned())
                 }
-                None => report.started.push(link.name().to_owned()),
+                None => report.links.started.push(link.name().to_owned()),
             }
         }
         // Changed and removed links stop first: a serial port or a one-connection PLC is then free.
         for run in old.into_iter().flatten() {
-            if !report.restarted.contains(&run.name) {
-                report.stopped.push(run.name.clone());
+            if !report.links.restarted.contains(&run.name) {
+                report.links.stopped.push(run.name.clone());
             }
             run.stop(deadline).await;
         }
         // An unchanged uplink reads the same store on: it leaves this generation before it stops.
+        // The others stay in it and stop with it.
         let mut uplinks = HashMap::new();
         for run in std::mem::take(&mut self.uplinks) {
             let name = run.config.name.clone();
             match next.uplinks.iter().find(|c| c.name == name) {
                 Some(cfg) if *cfg == run.config && store.is_some() => {
-                    report.uplinks_kept.push(name.clone());
+                    report.uplinks.kept.push(name.clone());
                     uplinks.insert(name, run);
+                    continue;
                 }
-                found => {
-                    let changes = if found.is_some() {
-                        &mut report.uplinks_restarted
-                    } else {
-                        &mut report.uplinks_stopped
-                    };
-                    changes.push(name);
-                    self.uplinks.push(run);
-                }
+                Some(_) => report.uplinks.restarted.push(name),
+                None => report.uplinks.stopped.push(name),
             }
+            self.uplinks.push(run);
         }
-        for cfg in &next.uplinks {
-            if !report.uplinks_kept.contains(&cfg.name) && !report.uplinks_restarted.contains(&cfg.name) {
-                report.uplinks_started.push(cfg.name.clone());
-            }
-        }
+        let known =
+            |name: &String| report.uplinks.kept.contains(name) || report.uplinks.restarted.contains(name);
+        let started: Vec<String> =
+            next.uplinks.iter().map(|c| &c.name).filter(|n| !known(n)).cloned().collect();
+        report.uplinks.started = started;
         // Kept links go on acquiring into their relays while this generation drains.
         kept.values().for_each(|run| run.relay.hold());
         let texts = self.generation.texts.clone();

@@ -62,6 +62,16 @@ pub fn panic_text(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
+/// Waits for a stopping task until `deadline`, then aborts it; false when it had to be aborted.
+pub async fn finish_by(task: JoinHandle<()>, deadline: tokio::time::Instant) -> bool {
+    let abort = task.abort_handle();
+    let finished = tokio::time::timeout_at(deadline, task).await.is_ok();
+    if !finished {
+        abort.abort();
+    }
+    finished
+}
+
 /// Aborts the running incarnation when the supervisor itself is dropped or aborted.
 struct AbortOnDrop(tokio::task::AbortHandle);
 

@@ -85,10 +85,10 @@ async fn unchanged_devices_keep_acquiring_through_a_reload_changed_restart_remov
     let (running, report) = running
         .reload(config(AFTER, dir.path()), clock, process_start, Some(&persist), Duration::from_secs(4))
         .await;
-    assert_eq!(report.kept, ["锅炉一号"]);
-    assert_eq!(report.restarted, ["meter"]);
-    assert_eq!(report.started, ["new-fan"]);
-    assert_eq!(report.stopped, ["old-pump"]);
+    assert_eq!(report.links.kept, ["锅炉一号"]);
+    assert_eq!(report.links.restarted, ["meter"]);
+    assert_eq!(report.links.started, ["new-fan"]);
+    assert_eq!(report.links.stopped, ["old-pump"]);
     let g = running.generation.clone();
     let names: Vec<&str> = g.devices.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["new-fan", "锅炉一号", "meter"]);
@@ -229,10 +229,10 @@ async fn an_unchanged_uplink_keeps_its_connection_through_a_reload_and_writes_th
     );
     let (running, report) =
         running.reload(after, clock, process_start, Some(&persist), Duration::from_secs(4)).await;
-    assert_eq!(report.uplinks_kept, ["云端历史库"]);
-    assert_eq!(report.uplinks_restarted, ["环保平台"]);
-    assert_eq!(report.uplinks_started, ["new"]);
-    assert_eq!(report.uplinks_stopped, ["old"]);
+    assert_eq!(report.uplinks.kept, ["云端历史库"]);
+    assert_eq!(report.uplinks.restarted, ["环保平台"]);
+    assert_eq!(report.uplinks.started, ["new"]);
+    assert_eq!(report.uplinks.stopped, ["old"]);
     assert!(report.to_string().contains("uplinks kept running: 云端历史库; restarted: 环保平台"), "{report}");
     let g = running.generation.clone();
     let names: Vec<&str> = g.uplinks.iter().map(|u| u.name.as_str()).collect();

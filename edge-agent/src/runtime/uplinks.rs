@@ -63,13 +63,11 @@ impl UplinkRun {
     /// Stops it, waiting until `deadline`; past that it is aborted and resends from its saved position.
     pub async fn stop(self, deadline: tokio::time::Instant) {
         self.signal_stop();
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout_at(deadline, self.task).await.is_err() {
+        if !supervise::finish_by(self.task, deadline).await {
             tracing::warn!(
                 uplink = %self.config.name,
                 "the uplink did not stop in time; aborted (it resends from its saved position)"
             );
-            abort.abort();
         }
     }
 }

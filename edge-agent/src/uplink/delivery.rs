@@ -62,31 +62,15 @@ impl<S: Sink> Courier<S> {
                     }
                     Delivery::Retry { reason, after } => {
                         self.failed(&reason);
-                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        let delay = match after {
-                            Some(hint) => backoff.after_server_hint(hint),
-                            None => backoff.next_delay(seed),
-                        };
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = stop.changed() => {}
-                        }
+                        pause(&mut backoff, &mut seed, after, &mut stop).await;
                     }
                     Delivery::Partly { delivered, reason, after } => {
                         // What got through is not sent again; the link worked, so the wait starts short.
                         self.acknowledged(&run[..delivered]);
                         self.failed(&reason);
                         backoff.reset();
-                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        let delay = match after {
-                            Some(hint) => backoff.after_server_hint(hint),
-                            None => backoff.next_delay(seed),
-                        };
                         parts.push(part.start + delivered..part.end);
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = stop.changed() => {}
-                        }
+                        pause(&mut backoff, &mut seed, after, &mut stop).await;
                         break;
                     }
                     Delivery::Refused { .. } | Delivery::TooLarge { .. } if run.len() > 1 => {
@@ -162,6 +146,25 @@ impl<S: Sink> Courier<S> {
                 self.store_dir.join("quarantine").display()
             ),
         }
+    }
+}
+
+/// Waits before the next try: the peer's hint when it gave one, else the next backoff step with jitter;
+/// cut short when told to stop.
+async fn pause(
+    backoff: &mut Backoff,
+    seed: &mut u64,
+    hint: Option<Duration>,
+    stop: &mut watch::Receiver<bool>,
+) {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let delay = match hint {
+        Some(hint) => backoff.after_server_hint(hint),
+        None => backoff.next_delay(*seed),
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => {}
+        _ = stop.changed() => {}
     }
 }
 
