@@ -181,6 +181,9 @@ pub struct Sample {
 
 const _: () = assert!(core::mem::size_of::<Sample>() <= 32);
 
+/// Value kind of a float in word 0 of [`Sample::to_words`].
+const FLOAT_KIND: u64 = 3;
+
 impl Sample {
     pub fn good(tag: TagId, ts: Timestamp, value: Value) -> Self {
         Sample { tag, ts, value, quality: Quality::Good }
@@ -195,7 +198,12 @@ impl Sample {
     ///
     /// Word 0: tag id (bits 0..32), quality class (32..40), reason code (40..48), reason argument
     /// (48..56), value kind (56..64). Word 1: timestamp. Word 2: value payload.
+    #[inline]
     pub fn to_words(&self) -> [u64; 3] {
+        // Most plant samples are good floats: one predictable branch instead of two matches.
+        if let (Quality::Good, Value::Float(f)) = (self.quality, self.value) {
+            return [self.tag.0 as u64 | FLOAT_KIND << 56, self.ts.0 as u64, f.to_bits()];
+        }
         let (class, reason) = match self.quality {
             Quality::Good => (0u8, (0u8, 0u8)),
             Quality::Uncertain(r) => (1, r.code()),
@@ -217,7 +225,12 @@ impl Sample {
     }
 
     /// Inverse of [`Sample::to_words`]; `None` for words no sample packs to (a corrupt record).
+    #[inline]
     pub fn from_words(w: [u64; 3]) -> Option<Sample> {
+        if w[0] >> 32 == FLOAT_KIND << 24 {
+            let value = Value::Float(f64::from_bits(w[2]));
+            return Some(Sample::good(TagId(w[0] as u32), Timestamp(w[1] as i64), value));
+        }
         let tag = TagId(w[0] as u32);
         let class = (w[0] >> 32) as u8;
         let reason = || Reason::from_code((w[0] >> 40) as u8, (w[0] >> 48) as u8);

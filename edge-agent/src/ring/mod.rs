@@ -4,8 +4,9 @@
 //! - **Bounded.** `capacity` slots (a power of two), allocated once; pushing and reading never allocate
 //!   in the ring itself.
 //! - **Lock-free hot path, no `unsafe`.** A writer claims a run of sequence numbers with one CAS on the
-//!   head and publishes each slot with a per-slot stamp (a seqlock made of atomics only); a reader
-//!   copies three words per sample. No lock is taken by [`RingWriter::try_push`] or
+//!   head and publishes each slot with a per-slot stamp (a seqlock made of atomics only), the run's
+//!   first stamp last, beside the run's length; a lossless reader checks one stamp per run, a lossy one
+//!   each slot's. A reader copies three words per sample. No lock is taken by [`RingWriter::try_push`] or
 //!   [`RingReader::try_read`].
 //! - **Lossless readers never lose a sample.** A [`ReadPolicy::Lossless`] reader (the durable store's
 //!   thread; `edge-agent test`'s tap) sees every sample written after it was created, in order, exactly once. When it falls a
@@ -46,7 +47,7 @@ pub use reader::{ReadResult, RingReader};
 pub use writer::RingWriter;
 
 use gates::Gates;
-use sync::{AtomicU64, Ordering, Padded};
+use sync::{AtomicBool, AtomicU32, AtomicU64, Ordering, Padded};
 use wait::Waiters;
 
 /// Set in the head word once the ring is closed: freezes the head so no claim can slip past a close.
@@ -122,10 +123,16 @@ struct Registry {
 pub struct Ring {
     /// Next sequence number to claim, with [`CLOSED`] in the top bit.
     head: Padded<AtomicU64>,
+    /// Mirrors [`CLOSED`] on a line of its own: an idle reader checks it without pulling in the head
+    /// that writers claim on.
+    closed: Padded<AtomicBool>,
     /// Per slot: `seq + capacity` once sample `seq` is fully written, so a fresh slot `i` reads as
     /// "sample `i - capacity` published" and the first lap needs no special case. Kept apart from
     /// the words so a reader polling for the next sample does not pull in lines a writer is filling.
     stamps: Box<[AtomicU64]>,
+    /// At the first slot of each claimed run: its length, stored before the run's stamps, so a
+    /// lossless reader that finds the first stamp published takes the whole run on one check.
+    runs: Box<[AtomicU32]>,
     words: Box<[Words]>,
     mask: u64,
     gates: Gates,
@@ -144,11 +151,14 @@ impl Ring {
     pub fn new(capacity: usize) -> Arc<Ring> {
         let capacity = capacity.max(2).next_power_of_two();
         let stamps = (0..capacity as u64).map(AtomicU64::new).collect();
+        let runs = (0..capacity).map(|_| AtomicU32::new(0)).collect();
         let words =
             (0..capacity).map(|_| [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]).collect();
         Arc::new(Ring {
             head: Padded(AtomicU64::new(0)),
+            closed: Padded(AtomicBool::new(false)),
             stamps,
+            runs,
             words,
             mask: capacity as u64 - 1,
             gates: Gates::new(),
@@ -213,6 +223,7 @@ impl Ring {
     /// Stops the ring: writers get [`drivers::PushOutcome::Closed`], readers drain what is left, then see closed.
     pub fn close(&self) {
         self.head.fetch_or(CLOSED, Ordering::SeqCst);
+        self.closed.store(true, Ordering::SeqCst);
         self.data.wake_all();
         self.space.wake_all();
         self.pressure.wake_all();
@@ -255,6 +266,10 @@ impl Ring {
 
     fn stamp(&self, seq: u64) -> &AtomicU64 {
         &self.stamps[(seq & self.mask) as usize]
+    }
+
+    fn run(&self, seq: u64) -> &AtomicU32 {
+        &self.runs[(seq & self.mask) as usize]
     }
 
     /// Slot index ranges of the `n` samples from `first`: the run up to the end of the array, then

@@ -23,12 +23,15 @@ pub struct RingReader {
     ring: Arc<Ring>,
     shared: Arc<ReaderShared>,
     cursor: u64,
+    /// Lossless readers: end of the runs found published so far (a run boundary, at or past the
+    /// cursor), so a run read in parts is checked once.
+    published: u64,
     skipped: u64,
 }
 
 impl RingReader {
     pub(super) fn new(ring: Arc<Ring>, shared: Arc<ReaderShared>, start: u64) -> Self {
-        RingReader { ring, shared, cursor: start, skipped: 0 }
+        RingReader { ring, shared, cursor: start, published: start, skipped: 0 }
     }
 
     pub fn name(&self) -> &str {
@@ -61,7 +64,9 @@ impl RingReader {
             let room = (max - (out.len() - before)) as u64;
             let first = self.cursor;
             let pass_start = out.len();
-            let seq = self.copy_run(out, first, room, lossy);
+            let mut published = self.published;
+            let seq = self.copy_run(out, first, room, &mut published);
+            self.published = published;
             self.cursor = seq;
             if !lossy {
                 break;
@@ -95,7 +100,7 @@ impl RingReader {
                 self.shared.skipped.store(self.skipped, Ordering::Relaxed);
             }
         }
-        let closed = read == 0 && {
+        let closed = read == 0 && ring.closed.load(Ordering::Acquire) && {
             let head = ring.head.load(Ordering::Acquire);
             head & CLOSED != 0 && self.cursor >= head & !CLOSED
         };
@@ -103,63 +108,90 @@ impl RingReader {
     }
 
     /// Copies published samples from `first` on, stopping at an unpublished slot; returns the next seq.
-    fn copy_run(&self, out: &mut Vec<Sample>, first: u64, room: u64, lossy: bool) -> u64 {
+    fn copy_run(&self, out: &mut Vec<Sample>, first: u64, room: u64, published: &mut u64) -> u64 {
         let ring = &*self.ring;
         let cap = ring.lap();
-        // Lossy readers may race a writer of a later lap, so their word loads must be Acquire (see
-        // the validation in `try_read`); a lossless reader owns its slots until its cursor moves.
-        let order = if lossy { Ordering::Acquire } else { Ordering::Relaxed };
+        if self.shared.gate.is_some() {
+            return self.copy_owned(out, first, room, published);
+        }
         // Stamps first, then words in a tight loop: the word loads of a run then overlap in flight
-        // instead of each waiting behind its stamp check.
+        // instead of each waiting behind its stamp check. Walked as (at most) two slices, so the
+        // scan has no bounds checks and keeps its count in a register.
         let mut ready = 0;
-        while ready < room {
-            let seq = first + ready;
-            let stamp = ring.stamp(seq).load(Ordering::Acquire);
-            if stamp != seq + cap {
+        'scan: for span in ring.spans(first, room.min(cap)) {
+            for stamp in &ring.stamps[span] {
+                let seq = first + ready;
+                let stamp = stamp.load(Ordering::Acquire);
+                if stamp != seq + cap {
+                    break 'scan;
+                }
+                ready += 1;
+            }
+        }
+        out.reserve(ready as usize);
+        // A lossy reader may race a writer of a later lap, so its word loads are Acquire (see the
+        // validation in `try_read`).
+        let mut seq = first;
+        'copy: for span in ring.spans(first, ready) {
+            for w in &ring.words[span] {
+                let words = [
+                    w[0].load(Ordering::Acquire),
+                    w[1].load(Ordering::Acquire),
+                    w[2].load(Ordering::Acquire),
+                ];
+                match Sample::from_words(words) {
+                    Some(sample) => out.push(sample),
+                    // Only a torn copy decodes to nothing; validation discards the slot.
+                    None => break 'copy,
+                }
+                seq += 1;
+            }
+        }
+        // Orders the word loads above before the head load that validates them.
+        fence(Ordering::Acquire);
+        seq
+    }
+
+    /// The lossless copy: finds published runs by their first stamps, then copies without checks,
+    /// since no writer may claim these slots again until this reader's cursor moves past them.
+    fn copy_owned(&self, out: &mut Vec<Sample>, first: u64, room: u64, published: &mut u64) -> u64 {
+        let ring = &*self.ring;
+        let cap = ring.lap();
+        // Runs tile the sequence numbers from this reader's start (a head value, so a boundary) on,
+        // so `end` is always the first slot of a run.
+        let mut end = *published;
+        while end - first < room {
+            let stamp = ring.stamp(end).load(Ordering::Acquire);
+            if stamp != end + cap {
                 assert!(
-                    lossy || stamp < seq + cap,
-                    "sample ring: lossless reader `{}` was overwritten at sample {seq}; this is a bug in \
+                    stamp < end + cap,
+                    "sample ring: lossless reader `{}` was overwritten at sample {end}; this is a bug in \
                      the ring's back-pressure, please report it",
                     self.shared.name
                 );
                 break;
             }
-            ready += 1;
+            // The Acquire above made this run's length (stored before its first stamp) visible.
+            end += u64::from(ring.run(end).load(Ordering::Relaxed));
         }
+        *published = end;
+        let ready = (end - first).min(room);
         out.reserve(ready as usize);
-        if !lossy {
-            // A lossless reader owns these slots: every one decodes, and the copy runs without checks.
-            let name = &self.shared.name;
-            for span in ring.spans(first, ready) {
-                out.extend(ring.words[span].iter().map(|w| {
-                    let words = [w[0].load(order), w[1].load(order), w[2].load(order)];
-                    Sample::from_words(words).unwrap_or_else(|| {
-                        panic!("sample ring: undecodable slot for lossless reader `{name}`")
-                    })
-                }));
-            }
-            return first + ready;
+        // Relaxed: the stamp loads above were Acquire. Each ordering is a constant: one chosen at
+        // run time costs a branch per load.
+        let name = &self.shared.name;
+        for span in ring.spans(first, ready) {
+            out.extend(ring.words[span].iter().map(|w| {
+                let words = [
+                    w[0].load(Ordering::Relaxed),
+                    w[1].load(Ordering::Relaxed),
+                    w[2].load(Ordering::Relaxed),
+                ];
+                Sample::from_words(words)
+                    .unwrap_or_else(|| panic!("sample ring: undecodable slot for lossless reader `{name}`"))
+            }));
         }
-        let mut seq = first;
-        'copy: for span in ring.spans(first, ready) {
-            for w in &ring.words[span] {
-                let words = [w[0].load(order), w[1].load(order), w[2].load(order)];
-                match Sample::from_words(words) {
-                    Some(sample) => out.push(sample),
-                    None => {
-                        // Only a torn copy decodes to nothing; validation discards the slot.
-                        assert!(lossy, "sample ring: undecodable slot at sample {seq} for a lossless reader");
-                        break 'copy;
-                    }
-                }
-                seq += 1;
-            }
-        }
-        if lossy {
-            // Orders the word loads above before the head load that validates them.
-            fence(Ordering::Acquire);
-        }
-        seq
+        first + ready
     }
 
     /// Resolves once there is something to read (or the ring closed), without taking it.

@@ -107,6 +107,38 @@ fn batched_writers_share_a_lossless_reader_through_back_pressure() {
     });
 }
 
+/// A lossless reader that takes one sample per call reads each claimed run in parts: it must find
+/// the rest of a run it has seen the first stamp of, and the next run only once that is published.
+#[test]
+fn a_lossless_reader_takes_runs_in_parts() {
+    model(|| {
+        let ring = Ring::new(4);
+        let mut store = ring.reader("store", ReadPolicy::Lossless);
+        let writers: Vec<_> = [(0u32, 2u64), (1, 1)]
+            .into_iter()
+            .map(|(w, n)| {
+                let writer = ring.writer();
+                thread::spawn(move || {
+                    let batch: Vec<_> = (0..n).map(|i| numbered(w, i)).collect();
+                    assert_eq!(writer.try_push(&batch), PushOutcome::Accepted(batch.len()), "room for all");
+                })
+            })
+            .collect();
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            if store.try_read(&mut got, 1).read == 0 {
+                thread::yield_now();
+            }
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(of_writer(&got, 0), vec![0, 1], "the run of two, in order");
+        assert_eq!(of_writer(&got, 1), vec![0], "the run of one");
+        assert_eq!(store.try_read(&mut Vec::new(), 4).read, 0, "nothing extra");
+    });
+}
+
 #[test]
 fn a_lapped_lossy_reader_counts_what_it_missed() {
     model(|| {

@@ -54,7 +54,8 @@ impl RingWriter {
             if head >= (limit & !GATED) {
                 return PushOutcome::Accepted(0);
             }
-            let n = ((limit & !GATED) - head).min(batch.len() as u64);
+            // A run's length must fit its `runs` entry.
+            let n = ((limit & !GATED) - head).min(batch.len() as u64).min(u32::MAX as u64);
             match ring.head.compare_exchange_weak(head, head + n, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => break (head, n),
                 Err(now) => head = now,
@@ -87,8 +88,11 @@ impl RingWriter {
                 slot[2].store(w2, Ordering::Relaxed);
             }
         }
-        // Last stamp first: a reader waiting on the run's first sample then finds the whole run
-        // ready, instead of chasing the writer slot by slot and bouncing every cache line.
+        // The run's length goes first and its first stamp last: a lossless reader that sees the first
+        // stamp (Acquire) finds the length and every slot of the run ready, without checking each
+        // stamp and pulling in every stamp line. Lossy readers, which may land mid-run after a jump,
+        // and writers of the next lap still check stamp by stamp.
+        ring.run(first).store(n as u32, Ordering::Relaxed);
         let mut seq = first + n;
         for span in spans.into_iter().rev() {
             for stamp in ring.stamps[span].iter().rev() {
