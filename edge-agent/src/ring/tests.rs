@@ -61,6 +61,35 @@ fn wraps_around_many_laps_in_order() {
 }
 
 #[test]
+fn runs_read_in_parts_keep_order_across_writers_and_laps() {
+    let ring = Ring::new(8);
+    let (a, b) = (ring.writer(), ring.writer());
+    let mut store = ring.reader("store", ReadPolicy::Lossless);
+    let mut monitor = ring.reader("monitor", ReadPolicy::Lossy);
+    let (mut got, mut seen) = (Vec::new(), Vec::new());
+    for lap in 0..20u64 {
+        let from = lap * 10;
+        // A run of five good floats, then a run of two UInts from another writer.
+        let floats: Vec<_> = (from..from + 5)
+            .map(|n| Sample::good(TagId(1), Timestamp(n as i64), Value::Float(n as f64 + 0.5)))
+            .collect();
+        assert_eq!(a.try_push(&floats), PushOutcome::Accepted(5));
+        assert_eq!(b.try_push(&batch(2, from..from + 2)), PushOutcome::Accepted(2));
+        // Two samples per call: every run is taken in parts, one part spanning both runs.
+        let mut out = Vec::new();
+        while store.try_read(&mut out, 2).read > 0 {}
+        assert_eq!(out.len(), 7, "lap {lap}: both runs, whole");
+        assert_eq!(&out[..5], &floats[..], "lap {lap}: the float run, in order, intact");
+        assert_eq!(numbers(&out[5..]), vec![from, from + 1], "lap {lap}");
+        got.extend(out);
+        while monitor.try_read(&mut seen, 3).read > 0 {}
+    }
+    assert_eq!(got.len(), 140);
+    assert_eq!(seen, got, "a lossy reader that keeps up sees the same samples");
+    assert_eq!(monitor.skipped(), 0);
+}
+
+#[test]
 fn a_full_lossless_reader_holds_writers_back() {
     let ring = Ring::new(4);
     let writer = ring.writer();
