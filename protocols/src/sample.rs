@@ -182,7 +182,7 @@ pub struct Sample {
 const _: () = assert!(core::mem::size_of::<Sample>() <= 32);
 
 /// Value kind of a float in word 0 of [`Sample::to_words`].
-const FLOAT_KIND: u64 = 3;
+const FLOAT_KIND: u8 = 3;
 
 impl Sample {
     pub fn good(tag: TagId, ts: Timestamp, value: Value) -> Self {
@@ -202,7 +202,7 @@ impl Sample {
     pub fn to_words(&self) -> [u64; 3] {
         // Most plant samples are good floats: one predictable branch instead of two matches.
         if let (Quality::Good, Value::Float(f)) = (self.quality, self.value) {
-            return [self.tag.0 as u64 | FLOAT_KIND << 56, self.ts.0 as u64, f.to_bits()];
+            return [self.tag.0 as u64 | (FLOAT_KIND as u64) << 56, self.ts.0 as u64, f.to_bits()];
         }
         let (class, reason) = match self.quality {
             Quality::Good => (0u8, (0u8, 0u8)),
@@ -213,7 +213,7 @@ impl Sample {
             Value::Bool(b) => (0u8, b as u64),
             Value::Int(i) => (1, i as u64),
             Value::UInt(u) => (2, u),
-            Value::Float(f) => (3, f.to_bits()),
+            Value::Float(f) => (FLOAT_KIND, f.to_bits()),
             Value::Text(t) => (4, t.0 as u64),
         };
         let w0 = self.tag.0 as u64
@@ -227,7 +227,7 @@ impl Sample {
     /// Inverse of [`Sample::to_words`]; `None` for words no sample packs to (a corrupt record).
     #[inline]
     pub fn from_words(w: [u64; 3]) -> Option<Sample> {
-        if w[0] >> 32 == FLOAT_KIND << 24 {
+        if w[0] >> 32 == (FLOAT_KIND as u64) << 24 {
             let value = Value::Float(f64::from_bits(w[2]));
             return Some(Sample::good(TagId(w[0] as u32), Timestamp(w[1] as i64), value));
         }
@@ -244,7 +244,7 @@ impl Sample {
             0 if w[2] <= 1 => Value::Bool(w[2] == 1),
             1 => Value::Int(w[2] as i64),
             2 => Value::UInt(w[2]),
-            3 => Value::Float(f64::from_bits(w[2])),
+            FLOAT_KIND => Value::Float(f64::from_bits(w[2])),
             4 if w[2] <= u32::MAX as u64 => Value::Text(TextId(w[2] as u32)),
             _ => return None,
         };

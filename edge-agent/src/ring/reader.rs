@@ -64,13 +64,12 @@ impl RingReader {
             let room = (max - (out.len() - before)) as u64;
             let first = self.cursor;
             let pass_start = out.len();
-            let mut published = self.published;
-            let seq = self.copy_run(out, first, room, &mut published);
-            self.published = published;
-            self.cursor = seq;
             if !lossy {
+                (self.cursor, self.published) = self.copy_owned(out, first, room);
                 break;
             }
+            let seq = self.copy_lossy(out, first, room);
+            self.cursor = seq;
             // Validate the copy: any sample whose slot a writer has claimed again since may be torn.
             // The word loads were Acquire and the writer fences after its claim, so a copied word from
             // a later lap implies this head load sees that lap's claim.
@@ -107,13 +106,11 @@ impl RingReader {
         ReadResult { read, skipped, closed }
     }
 
-    /// Copies published samples from `first` on, stopping at an unpublished slot; returns the next seq.
-    fn copy_run(&self, out: &mut Vec<Sample>, first: u64, room: u64, published: &mut u64) -> u64 {
+    /// The lossy copy: published samples from `first` on, stopping at an unpublished slot; returns
+    /// the next seq. `try_read` then validates it against the head.
+    fn copy_lossy(&self, out: &mut Vec<Sample>, first: u64, room: u64) -> u64 {
         let ring = &*self.ring;
         let cap = ring.lap();
-        if self.shared.gate.is_some() {
-            return self.copy_owned(out, first, room, published);
-        }
         // Stamps first, then words in a tight loop: the word loads of a run then overlap in flight
         // instead of each waiting behind its stamp check. Walked as (at most) two slices, so the
         // scan has no bounds checks and keeps its count in a register.
@@ -154,12 +151,13 @@ impl RingReader {
 
     /// The lossless copy: finds published runs by their first stamps, then copies without checks,
     /// since no writer may claim these slots again until this reader's cursor moves past them.
-    fn copy_owned(&self, out: &mut Vec<Sample>, first: u64, room: u64, published: &mut u64) -> u64 {
+    /// Returns the next seq and the new end of the runs found published.
+    fn copy_owned(&self, out: &mut Vec<Sample>, first: u64, room: u64) -> (u64, u64) {
         let ring = &*self.ring;
         let cap = ring.lap();
         // Runs tile the sequence numbers from this reader's start (a head value, so a boundary) on,
         // so `end` is always the first slot of a run.
-        let mut end = *published;
+        let mut end = self.published;
         while end - first < room {
             let stamp = ring.stamp(end).load(Ordering::Acquire);
             if stamp != end + cap {
@@ -174,7 +172,6 @@ impl RingReader {
             // The Acquire above made this run's length (stored before its first stamp) visible.
             end += u64::from(ring.run(end).load(Ordering::Relaxed));
         }
-        *published = end;
         let ready = (end - first).min(room);
         out.reserve(ready as usize);
         // Relaxed: the stamp loads above were Acquire. Each ordering is a constant: one chosen at
@@ -191,7 +188,7 @@ impl RingReader {
                     .unwrap_or_else(|| panic!("sample ring: undecodable slot for lossless reader `{name}`"))
             }));
         }
-        first + ready
+        (first + ready, end)
     }
 
     /// Resolves once there is something to read (or the ring closed), without taking it.
