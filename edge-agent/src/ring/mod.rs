@@ -4,9 +4,9 @@
 //! - **Bounded.** `capacity` slots (a power of two), allocated once; pushing and reading never allocate
 //!   in the ring itself.
 //! - **Lock-free hot path, no `unsafe`.** A writer claims a run of sequence numbers with one CAS on the
-//!   head and publishes each slot with a per-slot stamp (a seqlock made of atomics only), the run's
-//!   first stamp last, beside the run's length; a lossless reader checks one stamp per run, a lossy one
-//!   each slot's. A reader copies three words per sample. No lock is taken by [`RingWriter::try_push`] or
+//!   head and publishes each slot with a per-slot stamp (a seqlock made of atomics only), then the
+//!   run's end at its first slot; a lossless reader checks one run end per run, a lossy one each
+//!   slot's stamp. A reader copies three words per sample. No lock is taken by [`RingWriter::try_push`] or
 //!   [`RingReader::try_read`].
 //! - **Lossless readers never lose a sample.** A [`ReadPolicy::Lossless`] reader (the durable store's
 //!   thread; `edge-agent test`'s tap) sees every sample written after it was created, in order, exactly once. When it falls a
@@ -47,7 +47,7 @@ pub use reader::{ReadResult, RingReader};
 pub use writer::RingWriter;
 
 use gates::Gates;
-use sync::{AtomicBool, AtomicU32, AtomicU64, Ordering, Padded};
+use sync::{AtomicBool, AtomicU64, Ordering, Padded};
 use wait::Waiters;
 
 /// Set in the head word once the ring is closed: freezes the head so no claim can slip past a close.
@@ -130,9 +130,11 @@ pub struct Ring {
     /// "sample `i - capacity` published" and the first lap needs no special case. Kept apart from
     /// the words so a reader polling for the next sample does not pull in lines a writer is filling.
     stamps: Box<[AtomicU64]>,
-    /// At the first slot of each claimed run: its length, stored before the run's stamps, so a
-    /// lossless reader that finds the first stamp published takes the whole run on one check.
-    runs: Box<[AtomicU32]>,
+    /// At the first slot of each claimed run: the run's end plus a lap, stored after every stamp of
+    /// the run. A lossless reader polls only these, one store per run, so it never pulls in the stamp
+    /// lines a writer is filling, and takes a whole run on one check. A fresh entry (0) and one left
+    /// from an earlier lap are both at most `seq + capacity`, so need no special case.
+    runs: Box<[AtomicU64]>,
     words: Box<[Words]>,
     mask: u64,
     gates: Gates,
@@ -151,7 +153,7 @@ impl Ring {
     pub fn new(capacity: usize) -> Arc<Ring> {
         let capacity = capacity.max(2).next_power_of_two();
         let stamps = (0..capacity as u64).map(AtomicU64::new).collect();
-        let runs = (0..capacity).map(|_| AtomicU32::new(0)).collect();
+        let runs = (0..capacity).map(|_| AtomicU64::new(0)).collect();
         let words =
             (0..capacity).map(|_| [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]).collect();
         Arc::new(Ring {
@@ -268,7 +270,7 @@ impl Ring {
         &self.stamps[(seq & self.mask) as usize]
     }
 
-    fn run(&self, seq: u64) -> &AtomicU32 {
+    fn run(&self, seq: u64) -> &AtomicU64 {
         &self.runs[(seq & self.mask) as usize]
     }
 

@@ -149,7 +149,7 @@ impl RingReader {
         seq
     }
 
-    /// The lossless copy: finds published runs by their first stamps, then copies without checks,
+    /// The lossless copy: finds published runs by their ends, then copies without checks,
     /// since no writer may claim these slots again until this reader's cursor moves past them.
     /// Returns the next seq and the new end of the runs found published.
     fn copy_owned(&self, out: &mut Vec<Sample>, first: u64, room: u64) -> (u64, u64) {
@@ -159,22 +159,22 @@ impl RingReader {
         // so `end` is always the first slot of a run.
         let mut end = self.published;
         while end - first < room {
-            let stamp = ring.stamp(end).load(Ordering::Acquire);
-            if stamp != end + cap {
-                assert!(
-                    stamp < end + cap,
-                    "sample ring: lossless reader `{}` was overwritten at sample {end}; this is a bug in \
-                     the ring's back-pressure, please report it",
-                    self.shared.name
-                );
+            let run_end = ring.run(end).load(Ordering::Acquire);
+            if run_end <= end + cap {
                 break;
             }
-            // The Acquire above made this run's length (stored before its first stamp) visible.
-            end += u64::from(ring.run(end).load(Ordering::Relaxed));
+            assert!(
+                run_end <= end + 2 * cap,
+                "sample ring: lossless reader `{}` was overwritten at sample {end}; this is a bug in \
+                 the ring's back-pressure, please report it",
+                self.shared.name
+            );
+            // The Acquire above made every slot of the run visible.
+            end = run_end - cap;
         }
         let ready = (end - first).min(room);
         out.reserve(ready as usize);
-        // Relaxed: the stamp loads above were Acquire. Each ordering is a constant: one chosen at
+        // Relaxed: the run loads above were Acquire. Each ordering is a constant: one chosen at
         // run time costs a branch per load.
         let name = &self.shared.name;
         for span in ring.spans(first, ready) {
@@ -194,11 +194,15 @@ impl RingReader {
     /// Resolves once there is something to read (or the ring closed), without taking it.
     pub async fn readable(&self) {
         let ring = &*self.ring;
-        let seq = self.cursor;
+        let (seq, published) = (self.cursor, self.published);
         let cap = ring.lap();
-        ring.data
-            .wait_until(|| ring.stamp(seq).load(Ordering::Acquire) >= seq + cap || ring.is_closed())
-            .await
+        // A lossless reader learns of runs from their ends alone (see `copy_owned`); a lossy one
+        // from each slot's stamp.
+        let ready = || match self.shared.gate {
+            Some(_) => seq < published || ring.run(published).load(Ordering::Acquire) > published + cap,
+            None => ring.stamp(seq).load(Ordering::Acquire) >= seq + cap,
+        };
+        ring.data.wait_until(|| ready() || ring.is_closed()).await
     }
 
     /// Resolves once a writer has found the ring full (or it closed): a lossless reader that drains in

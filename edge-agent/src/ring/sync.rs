@@ -1,9 +1,9 @@
 //! The ring's only contact with atomics and spinning, so loom can stand in for them in model tests.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 
 /// One step of waiting for another thread that is mid-write (a writer finishing its lap of a slot).
 /// Spins briefly, then yields the core: on a 2-core gateway the thread we wait for may need it.

@@ -108,7 +108,7 @@ fn batched_writers_share_a_lossless_reader_through_back_pressure() {
 }
 
 /// A lossless reader that takes one sample per call reads each claimed run in parts: it must find
-/// the rest of a run it has seen the first stamp of, and the next run only once that is published.
+/// the rest of a run it has seen the end of, and the next run only once that is published.
 #[test]
 fn a_lossless_reader_takes_runs_in_parts() {
     model(|| {

@@ -54,8 +54,7 @@ impl RingWriter {
             if head >= (limit & !GATED) {
                 return PushOutcome::Accepted(0);
             }
-            // A run's length must fit its `runs` entry.
-            let n = ((limit & !GATED) - head).min(batch.len() as u64).min(u32::MAX as u64);
+            let n = ((limit & !GATED) - head).min(batch.len() as u64);
             match ring.head.compare_exchange_weak(head, head + n, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => break (head, n),
                 Err(now) => head = now,
@@ -88,18 +87,17 @@ impl RingWriter {
                 slot[2].store(w2, Ordering::Relaxed);
             }
         }
-        // The run's length goes first and its first stamp last: a lossless reader that sees the first
-        // stamp (Acquire) finds the length and every slot of the run ready, without checking each
-        // stamp and pulling in every stamp line. Lossy readers, which may land mid-run after a jump,
-        // and writers of the next lap still check stamp by stamp.
-        ring.run(first).store(n as u32, Ordering::Relaxed);
-        let mut seq = first + n;
-        for span in spans.into_iter().rev() {
-            for stamp in ring.stamps[span].iter().rev() {
-                seq -= 1;
+        // Every stamp first (lossy readers and writers of the next lap check them slot by slot),
+        // then the run's end at its first slot: a lossless reader that sees it (Acquire) finds every
+        // slot of the run written.
+        let mut seq = first;
+        for span in spans {
+            for stamp in &ring.stamps[span] {
                 stamp.store(seq + cap, Ordering::Release);
+                seq += 1;
             }
         }
+        ring.run(first).store(first + n + cap, Ordering::Release);
         ring.data.wake();
         PushOutcome::Accepted(n as usize)
     }
