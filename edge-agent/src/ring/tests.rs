@@ -293,3 +293,27 @@ async fn a_lingering_reader_is_woken_by_a_full_ring_not_by_each_push() {
     tokio::time::timeout(Duration::from_secs(5), reader.held_back()).await.expect("close ends the linger");
     tokio::time::timeout(Duration::from_secs(5), reader.readable()).await.expect("close ends the wait");
 }
+
+/// A lossless reader's `readable` follows runs by their ends: ready mid-run, not ready on an entry
+/// left from an earlier lap, ready again once the next run is stored, lap after lap.
+#[tokio::test]
+async fn a_lossless_reader_is_readable_mid_run_and_not_on_an_earlier_laps_run() {
+    use std::time::Duration;
+    let ring = Ring::new(4);
+    let writer = ring.writer();
+    let mut reader = ring.reader("store", ReadPolicy::Lossless);
+    let short = Duration::from_millis(20);
+    let mut out = Vec::new();
+    for lap in 0..6u64 {
+        let from = lap * 3;
+        assert_eq!(writer.try_push(&batch(1, from..from + 3)), PushOutcome::Accepted(3), "lap {lap}");
+        assert_eq!(reader.try_read(&mut out, 1).read, 1, "lap {lap}: the run's first sample");
+        assert!(tokio::time::timeout(short, reader.readable()).await.is_ok(), "lap {lap}: mid-run");
+        assert_eq!(reader.try_read(&mut out, 4).read, 2, "lap {lap}: the rest of the run");
+        assert!(
+            tokio::time::timeout(short, reader.readable()).await.is_err(),
+            "lap {lap}: the next slot holds only an earlier lap's run"
+        );
+    }
+    assert_eq!(numbers(&out), (0..18).collect::<Vec<_>>());
+}
