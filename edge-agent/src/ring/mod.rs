@@ -274,6 +274,13 @@ impl Ring {
         &self.runs[(seq & self.mask) as usize]
     }
 
+    /// The end of the run starting at `start` once it is published (every slot of it visible, by the
+    /// Acquire), `None` while its entry is fresh or left from an earlier lap.
+    fn published_run_end(&self, start: u64) -> Option<u64> {
+        let entry = self.run(start).load(Ordering::Acquire);
+        (entry > start + self.lap()).then(|| entry - self.lap())
+    }
+
     /// Slot index ranges of the `n` samples from `first`: the run up to the end of the array, then
     /// the part that wrapped to its start (empty unless it wraps).
     fn spans(&self, first: u64, n: u64) -> [std::ops::Range<usize>; 2] {

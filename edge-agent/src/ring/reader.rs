@@ -159,22 +159,18 @@ impl RingReader {
         // so `end` is always the first slot of a run.
         let mut end = self.published;
         while end - first < room {
-            let run_end = ring.run(end).load(Ordering::Acquire);
-            if run_end <= end + cap {
-                break;
-            }
+            let Some(run_end) = ring.published_run_end(end) else { break };
             assert!(
-                run_end <= end + 2 * cap,
+                run_end <= end + cap,
                 "sample ring: lossless reader `{}` was overwritten at sample {end}; this is a bug in \
                  the ring's back-pressure, please report it",
                 self.shared.name
             );
-            // The Acquire above made every slot of the run visible.
-            end = run_end - cap;
+            end = run_end;
         }
         let ready = (end - first).min(room);
         out.reserve(ready as usize);
-        // Relaxed: the run loads above were Acquire. Each ordering is a constant: one chosen at
+        // Relaxed: the run-end loads above were Acquire. Each ordering is a constant: one chosen at
         // run time costs a branch per load.
         let name = &self.shared.name;
         for span in ring.spans(first, ready) {
@@ -199,7 +195,7 @@ impl RingReader {
         // A lossless reader learns of runs from their ends alone (see `copy_owned`); a lossy one
         // from each slot's stamp.
         let ready = || match self.shared.gate {
-            Some(_) => seq < published || ring.run(published).load(Ordering::Acquire) > published + cap,
+            Some(_) => seq < published || ring.published_run_end(published).is_some(),
             None => ring.stamp(seq).load(Ordering::Acquire) >= seq + cap,
         };
         ring.data.wait_until(|| ready() || ring.is_closed()).await
